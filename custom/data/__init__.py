@@ -1,0 +1,1 @@
+"""Reading mammograms, data-set manifests, synthetic exams and contralateral pair datasets."""
