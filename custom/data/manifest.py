@@ -1,0 +1,242 @@
+"""The manifest: one row per image, the one table every later stage reads (docs/architecture.md).
+
+Besides reading, writing and splitting manifests, this module holds the value parsers and the box check
+that all data-set readers share, so that every layout maps BI-RADS, density, pathology and boxes the
+same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from custom.data.errors import MammogramReadError
+from custom.data.report import SkipReport
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "dataset", "patient_id", "study_id", "image_id", "laterality", "view", "path", "split",
+    "breast_birads", "breast_density", "findings",
+]
+SPLITS = ("train", "val", "test")
+
+_ID_COLUMNS = ["dataset", "patient_id", "study_id", "image_id", "laterality", "view", "path"]
+_BIRADS = re.compile(r"^(?:BI-?RADS\s*)?([0-6])\s*[A-C]?$", re.IGNORECASE)
+_DENSITY = re.compile(r"^(?:DENSITY\s*)?([A-D1-4])$", re.IGNORECASE)
+_LATERALITY = {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}
+_VIEW = {"CC": "CC", "MLO": "MLO", "ML": "MLO"}  # INbreast names its MLO views "ML"
+_PATHOLOGY = {"MALIGNANT": "malignant", "BENIGN": "benign", "BENIGN_WITHOUT_CALLBACK": "benign"}
+
+
+# ---- value parsers shared by the readers (ValueError on anything they do not recognise) ----
+
+def is_blank(value: object) -> bool:
+    """Empty cell: None, NaN/NA or whitespace only."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def parse_birads(value) -> int | None:
+    """'BI-RADS 4', '4', '4a'/'4b'/'4c' (INbreast) -> 4; empty -> None."""
+    if is_blank(value):
+        return None
+    match = _BIRADS.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"unparseable BI-RADS {value!r}")
+    return int(match.group(1))
+
+
+def parse_density(value) -> str | None:
+    """'DENSITY C', 'C' or the ACR number '3' -> 'C'; empty -> None."""
+    if is_blank(value):
+        return None
+    match = _DENSITY.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"unparseable breast density {value!r}")
+    code = match.group(1).upper()
+    return "ABCD"[int(code) - 1] if code.isdigit() else code
+
+
+def parse_laterality(value) -> str:
+    """'L'/'LEFT' -> 'L', 'R'/'RIGHT' -> 'R'."""
+    text = "" if is_blank(value) else str(value).strip().upper()
+    if text not in _LATERALITY:
+        raise ValueError(f"unknown laterality {value!r}")
+    return _LATERALITY[text]
+
+
+def parse_view(value) -> str:
+    """'CC' -> 'CC'; 'MLO' and INbreast's 'ML' -> 'MLO'."""
+    text = "" if is_blank(value) else str(value).strip().upper()
+    if text not in _VIEW:
+        raise ValueError(f"unknown view {value!r}")
+    return _VIEW[text]
+
+
+def parse_pathology(value) -> str | None:
+    """CBIS's MALIGNANT / BENIGN / BENIGN_WITHOUT_CALLBACK (any case) -> 'malignant' / 'benign'; empty -> None."""
+    if is_blank(value):
+        return None
+    text = str(value).strip().upper()
+    if text not in _PATHOLOGY:
+        raise ValueError(f"unknown pathology {value!r}")
+    return _PATHOLOGY[text]
+
+
+def make_finding(category: str, birads: int | None, pathology: str | None, box: Sequence[float]) -> dict:
+    """One finding in the manifest's JSON shape (box in original pixels: xmin, ymin, xmax, ymax)."""
+    return {"category": category, "birads": birads, "pathology": pathology, "box": [float(v) for v in box]}
+
+
+def fit_box(box: Sequence[float], shape: tuple[int, int], *, source: str | Path, context: str,
+            report: SkipReport) -> list[float] | None:
+    """The box clipped to an image of ``shape = (H, W)``, or None (reported) when it is unusable.
+
+    A box partly outside is clipped with a warning (annotation tools overshoot the border); one entirely
+    outside, not finite, or with min above max belongs to another image or is corrupt, and is skipped.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    height, width = shape
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 > x1 or y0 > y1:
+        report.skip(source, f"invalid box: {context}: {[x0, y0, x1, y1]} is not finite or has min above max")
+        return None
+    clipped = [max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))]
+    if clipped[0] > clipped[2] or clipped[1] > clipped[3] or clipped[0] >= width or clipped[1] >= height:
+        report.skip(source, f"box outside image: {context}: {[x0, y0, x1, y1]} lies outside the {height}x{width} image")
+        return None
+    if clipped != [x0, y0, x1, y1]:
+        logger.warning("%s: %s: box %s partly outside the %dx%d image, clipped to %s",
+                       source, context, [x0, y0, x1, y1], height, width, clipped)
+    return clipped
+
+
+# ---- the manifest table ----
+
+def manifest_frame(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """A manifest DataFrame with the contract's columns and types from row dicts (findings as lists or JSON)."""
+    return _normalise(pd.DataFrame(list(rows), columns=MANIFEST_COLUMNS))
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.loc[:, MANIFEST_COLUMNS].copy().reset_index(drop=True)
+    for column in _ID_COLUMNS:
+        out[column] = out[column].astype(str)
+    for column in ("split", "breast_density"):
+        out[column] = pd.Series([pd.NA if is_blank(v) else str(v) for v in out[column]], dtype=object)
+    out["breast_birads"] = pd.array([None if is_blank(v) else int(v) for v in out["breast_birads"]], dtype="Int64")
+    out["findings"] = [v if isinstance(v, str) else json.dumps(list(v)) for v in out["findings"]]
+    return out
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Reads a manifest CSV written by ``write_manifest``; ids stay strings, empty cells become NA."""
+    path = Path(path)
+    if not path.is_file():
+        raise MammogramReadError(path, "manifest file not found")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise MammogramReadError(path, f"not a manifest: missing columns {missing}")
+    return _normalise(df)
+
+
+def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
+    """Writes the manifest as CSV in contract column order; NA cells are written empty."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _normalise(df).to_csv(path, index=False)
+
+
+def findings_of(row: Mapping) -> list[dict]:
+    """The findings of one manifest row (a Series or a dict), parsed from their JSON."""
+    return json.loads(row["findings"])
+
+
+# ---- splits ----
+
+def assign_patient_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, test_fraction: float,
+                          keep_existing_test: bool = True) -> pd.DataFrame:
+    """Sets ``split`` by patient so that no patient's images are in two splits.
+
+    With ``keep_existing_test``, splits shipped with the data (the readers leave them in ``split``) are
+    honoured: shipped test patients stay in test, shipped val patients in val, and val is carved out of
+    the shipped training patients; a patient shipped in two splits goes wholly to test, with a warning,
+    because test must never share a patient with training. Patients without a shipped split are drawn
+    at random. The fractions are of all patients; the draw depends only on ``seed`` and the patient ids.
+    """
+    if not (0 <= val_fraction and 0 <= test_fraction and val_fraction + test_fraction < 1):
+        raise ValueError(f"need val_fraction, test_fraction >= 0 with a sum below 1, got {val_fraction}, {test_fraction}")
+    shipped: dict[str, set[str]] = {}
+    for patient, splits in df.groupby("patient_id", sort=True)["split"]:
+        shipped[patient] = {str(s) for s in splits if not is_blank(s)} if keep_existing_test else set()
+        if not shipped[patient] <= set(SPLITS):
+            raise ValueError(f"patient {patient}: unknown split value(s) {sorted(shipped[patient] - set(SPLITS))}")
+    assigned: dict[str, str] = {}
+    for patient, splits in shipped.items():
+        if len(splits) > 1:
+            logger.warning("patient %s is shipped in several splits %s: all their images go to test",
+                           patient, sorted(splits))
+            assigned[patient] = "test"
+        elif splits & {"test", "val"}:
+            assigned[patient] = next(iter(splits))
+    rng = np.random.default_rng(seed)
+    n_patients = len(shipped)
+    free = _shuffled([p for p, s in shipped.items() if not s], rng)
+    n_test = max(0, round(test_fraction * n_patients) - list(assigned.values()).count("test"))
+    for patient in free[:n_test]:
+        assigned[patient] = "test"
+    shipped_train = [p for p, s in shipped.items() if s == {"train"}]
+    n_val = max(0, round(val_fraction * n_patients) - list(assigned.values()).count("val"))
+    for patient in _shuffled(sorted(free[n_test:] + shipped_train), rng)[:n_val]:
+        assigned[patient] = "val"
+    out = df.copy()
+    out["split"] = pd.Series([assigned.get(p, "train") for p in out["patient_id"]], index=out.index, dtype=object)
+    return out
+
+
+def _shuffled(patients: list, rng: np.random.Generator) -> list:
+    return [patients[i] for i in rng.permutation(len(patients))]
+
+
+# ---- building ----
+
+def build_manifest(fmt: str, root: str | Path, *, seed: int = 0, val_fraction: float = 0.1,
+                   test_fraction: float = 0.2, report: SkipReport | None = None) -> pd.DataFrame:
+    """Reads a data set in layout ``fmt`` (vindr, cbis, inbreast, csv) and assigns patient splits."""
+    # Imported here: the readers import this module's parsers, so a module-level import would be circular.
+    from custom.data.readers.cbis import read_cbis
+    from custom.data.readers.generic import read_generic_csv
+    from custom.data.readers.inbreast import read_inbreast
+    from custom.data.readers.vindr import read_vindr
+
+    readers = {"vindr": read_vindr, "cbis": read_cbis, "inbreast": read_inbreast, "csv": read_generic_csv}
+    if fmt not in readers:
+        raise ValueError(f"unknown data-set format {fmt!r}; expected one of {sorted(readers)}")
+    report = report if report is not None else SkipReport()
+    df = readers[fmt](root, report=report)
+    if df.empty:
+        raise MammogramReadError(root, f"no images found ({fmt} layout; {len(report)} input(s) skipped)")
+    df = assign_patient_splits(df, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    return _normalise(df.sort_values(["patient_id", "study_id", "image_id"], kind="stable"))
+
+
+def summarise(df: pd.DataFrame) -> str:
+    """Images, patients and studies per split, and findings per category: the look at a new manifest."""
+    lines = [f"{len(df)} images, {df['patient_id'].nunique()} patients, {df['study_id'].nunique()} studies"]
+    for split in SPLITS:
+        part = df[df["split"] == split]
+        lines.append(f"  {split:5s}: {len(part)} images, {part['patient_id'].nunique()} patients, "
+                     f"{part['study_id'].nunique()} studies")
+    categories = pd.Series([f["category"] for _, row in df.iterrows() for f in findings_of(row)], dtype=object)
+    lines.append(f"{len(categories)} findings" + (":" if len(categories) else ""))
+    lines += [f"  {category}: {count}" for category, count in categories.value_counts().sort_index().items()]
+    return "\n".join(lines)

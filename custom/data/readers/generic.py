@@ -1,0 +1,162 @@
+"""A documented generic CSV layout (docs/data_formats.md), and the file access all readers share.
+
+``read_table`` and ``image_shape`` live here because the generic layout is the one that needs them in
+full generality (any CSV, any image type); the data-set readers use them for their own files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pydicom
+from PIL import Image
+
+from custom.data.errors import MammogramReadError
+from custom.data.manifest import (
+    SPLITS, fit_box, is_blank, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality,
+    parse_pathology, parse_view,
+)
+from custom.data.report import SkipReport
+
+DEFAULT_CSV_NAME = "dataset.csv"
+REQUIRED_COLUMNS = ("patient_id", "study_id", "laterality", "view", "path")
+BOX_COLUMNS = ("xmin", "ymin", "xmax", "ymax")
+_DICOM_SUFFIXES = {".dcm", ".dicom", ""}
+_NIFTI_SUFFIXES = (".nii.gz", ".nii")
+
+
+def read_table(path: Path, *, required: tuple[str, ...], sep: str = ",") -> pd.DataFrame:
+    """A CSV as strings with empty cells as '' (ids such as '00012' must not become numbers).
+
+    A missing or unreadable file, or a missing required column, is fatal: without its table the data set
+    cannot be read at all.
+    """
+    if not path.is_file():
+        raise MammogramReadError(path, "annotation file not found")
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise MammogramReadError(path, f"unreadable CSV: {error}") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise MammogramReadError(path, f"missing columns {missing}; found {list(table.columns)}")
+    return table.apply(lambda column: column.str.strip())
+
+
+def image_shape(path: Path) -> tuple[int, int]:
+    """(rows, columns) of an image from its header only: DICOM without pixel data, or any PIL format.
+
+    Raises MammogramReadError for an unreadable header, and for NIfTI, whose axis order the header
+    alone does not settle.
+    """
+    if path.name.lower().endswith(_NIFTI_SUFFIXES):
+        raise MammogramReadError(path, "NIfTI size is not read from the header: give height and width columns")
+    try:
+        if path.suffix.lower() in _DICOM_SUFFIXES:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            return int(header.Rows), int(header.Columns)
+        with Image.open(path) as image:
+            width, height = image.size
+            return height, width
+    except Exception as error:  # pydicom and PIL raise many types for a broken header
+        raise MammogramReadError(path, f"unreadable image header: {error}") from error
+
+
+def _image_id(path_text: str) -> str:
+    name = Path(path_text).name
+    for suffix in _NIFTI_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def read_generic_csv(path_or_root: str | Path, *, report: SkipReport) -> pd.DataFrame:
+    """Reads the generic CSV (a file, or ``dataset.csv`` inside a folder); one manifest row per image.
+
+    Several rows of one image each add a finding; their image-level values must agree, otherwise the
+    image is skipped as ambiguous. The image size for the box check comes from optional ``height`` /
+    ``width`` columns, else from the image header (DICOM or PNG; NIfTI needs the columns).
+    """
+    csv_path = Path(path_or_root)
+    if csv_path.is_dir():
+        csv_path = csv_path / DEFAULT_CSV_NAME
+    table = read_table(csv_path, required=REQUIRED_COLUMNS)
+    images: dict[str, dict] = {}
+    findings: dict[str, list[dict]] = {}
+    broken: set[str] = set()
+    for index, row in table.iterrows():
+        where = f"row {index + 2}"  # the header is line 1
+        path = Path(row["path"])
+        path = (path if path.is_absolute() else csv_path.parent / path).resolve()
+        if not path.is_file():
+            report.skip(path, f"image file missing: listed in {csv_path.name} {where}")
+            continue
+        try:
+            fields = _image_fields(row, path)
+            finding = _finding(row)
+            size = (int(row["height"]), int(row["width"])) if row.get("height", "") and row.get("width", "") else None
+        except ValueError as error:
+            report.skip(csv_path, f"unparseable row: {where}: {error}")
+            broken.add(str(path))
+            continue
+        key = str(path)
+        if key in images and images[key] != fields:
+            report.skip(csv_path, f"conflicting rows: {where} disagrees with an earlier row of {path}")
+            broken.add(key)
+            continue
+        images.setdefault(key, fields)
+        if finding is None:
+            continue
+        try:
+            shape = size or image_shape(path)
+        except MammogramReadError as error:
+            report.skip(path, f"{error.problem}: listed in {csv_path.name} {where}")
+            broken.add(key)
+            continue
+        box = fit_box(finding["box"], shape, source=csv_path, context=f"{where} ({path.name})", report=report)
+        if box is not None:
+            findings.setdefault(key, []).append({**finding, "box": box})
+    return manifest_frame(
+        {**fields, "findings": findings.get(key, [])} for key, fields in images.items() if key not in broken
+    )
+
+
+def _image_fields(row: pd.Series, path: Path) -> dict:
+    """The image-level manifest values of one row; ValueError for a bad one."""
+    return {
+        "dataset": "generic", "patient_id": _required(row, "patient_id"), "study_id": _required(row, "study_id"),
+        "image_id": row.get("image_id", "") or _image_id(row["path"]),
+        "laterality": parse_laterality(row["laterality"]), "view": parse_view(row["view"]), "path": str(path),
+        "split": _split(row.get("split", "")), "breast_birads": parse_birads(row.get("breast_birads", "")),
+        "breast_density": parse_density(row.get("breast_density", "")),
+    }
+
+
+def _required(row: pd.Series, column: str) -> str:
+    if is_blank(row[column]):
+        raise ValueError(f"empty {column}")
+    return row[column]
+
+
+def _split(value: str) -> str | None:
+    if is_blank(value):
+        return None
+    if value.lower() not in SPLITS:
+        raise ValueError(f"unknown split {value!r}; expected one of {SPLITS} or empty")
+    return value.lower()
+
+
+def _finding(row: pd.Series) -> dict | None:
+    """The row's finding, or None when it names none; a category needs a full box and vice versa."""
+    box_cells = [row.get(c, "") for c in BOX_COLUMNS]
+    category = row.get("finding_category", "")
+    if is_blank(category):
+        if any(box_cells) or row.get("finding_birads", "") or row.get("pathology", ""):
+            raise ValueError("finding values without a finding_category")
+        return None
+    if not all(box_cells):
+        raise ValueError(f"finding {category!r} without a complete box {BOX_COLUMNS}")
+    return make_finding(category, parse_birads(row.get("finding_birads", "")),
+                        parse_pathology(row.get("pathology", "")), [float(v) for v in box_cells])
