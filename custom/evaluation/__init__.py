@@ -1,0 +1,18 @@
+"""Evaluation of frozen encoders: linear probes, ROC AUC with bootstrap CIs, ROC figures."""
+
+from .linear_probe import TASKS, LinearProbe, ProbeResult, embed_patches, evaluate_encoder, run_probe_tasks
+from .metrics import MetricResult, macro_roc_auc, roc_auc
+from .plots import plot_roc
+
+__all__ = [
+    "TASKS",
+    "LinearProbe",
+    "MetricResult",
+    "ProbeResult",
+    "embed_patches",
+    "evaluate_encoder",
+    "macro_roc_auc",
+    "plot_roc",
+    "roc_auc",
+    "run_probe_tasks",
+]

@@ -1,0 +1,335 @@
+"""Linear probing of a frozen encoder: logistic regression on its patch embeddings, grouped by patient."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from tqdm.auto import tqdm
+
+from .metrics import MetricResult, macro_roc_auc, roc_auc
+from .plots import plot_roc
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("abnormal", "birads", "malignant")
+LABEL_KEYS = ("abnormal", "birads", "malignant")
+UNKNOWN = -1
+CSV_COLUMNS = ("task", "metric", "value", "ci_low", "ci_high", "n", "n_patients")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Out-of-fold predictions of a cross-validated probe and their metric.
+
+    ``oof_proba[i, k]`` is the probability of ``classes[k]`` for sample ``i``, predicted by the model of
+    the fold (``folds[i]``) whose training part did not contain sample ``i``'s patient.
+    """
+
+    oof_proba: np.ndarray
+    classes: np.ndarray
+    folds: np.ndarray
+    metric_name: str
+    metric: MetricResult
+
+
+class LinearProbe(ClassifierMixin, BaseEstimator):
+    """Standardisation plus logistic regression on frozen embeddings.
+
+    Args:
+        C: inverse L2 regularisation strength.
+        max_iter: solver iterations.
+        class_weight: ``"balanced"`` by default, so rare classes (lesions, high BI-RADS) are not ignored.
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 2000, class_weight: str | dict | None = "balanced") -> None:
+        self.C = C
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+
+    def fit(self, X, y) -> "LinearProbe":
+        self.pipeline_: Pipeline = make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight)
+        ).fit(np.asarray(X, dtype=np.float64), np.asarray(y))
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(np.asarray(X, dtype=np.float64))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def cross_validate(
+        self,
+        embeddings,
+        labels,
+        groups,
+        n_splits: int = 5,
+        seed: int = 0,
+        *,
+        n_bootstrap: int = 1000,
+        confidence: float = 0.95,
+    ) -> ProbeResult:
+        """Out-of-fold probabilities from ``StratifiedGroupKFold`` (a patient is never in both the training
+        and the test part of a fold), and ROC AUC (two classes) or macro one-vs-rest AUC (more) with a
+        bootstrap CI. A class missing from a fold's training part gets probability 0 in that fold.
+
+        Raises:
+            ValueError: fewer than two classes, fewer patients than folds, mismatched lengths, or a fold
+                whose training part holds a single class.
+        """
+        X = np.asarray(embeddings, dtype=np.float64)
+        y = np.asarray(labels).ravel()
+        groups = np.asarray(groups).ravel()
+        if not X.ndim == 2 or not X.shape[0] == y.size == groups.size:
+            raise ValueError(f"need (n, D) embeddings with n labels and groups, got {X.shape}, {y.size}, {groups.size}")
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(f"the probe needs at least two classes, got {classes.tolist()}")
+        n_groups = np.unique(groups).size
+        if n_groups < n_splits:
+            raise ValueError(f"{n_splits}-fold grouped cross-validation needs >= {n_splits} patients, got {n_groups}")
+        proba = np.zeros((y.size, classes.size))
+        folds = np.full(y.size, -1)
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        for fold, (train, test) in enumerate(splitter.split(X, y, groups)):
+            if test.size == 0:
+                continue
+            if np.unique(y[train]).size < 2:
+                raise ValueError(f"fold {fold}: the training part holds only class {np.unique(y[train]).tolist()}")
+            model = clone(self).fit(X[train], y[train])
+            proba[np.ix_(test, np.searchsorted(classes, model.classes_))] = model.predict_proba(X[test])
+            folds[test] = fold
+        bootstrap = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed}
+        if classes.size == 2:
+            return ProbeResult(proba, classes, folds, "roc_auc", roc_auc(y == classes[1], proba[:, 1], **bootstrap))
+        return ProbeResult(proba, classes, folds, "macro_roc_auc", macro_roc_auc(y, proba, classes, **bootstrap))
+
+
+def _numpy(value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _batches(source: Mapping | Iterable[Mapping], batch_size: int) -> Iterator[Mapping]:
+    """Dict batches from a loader (any iterable of dicts) or from one dict of whole arrays."""
+    if isinstance(source, Mapping):
+        n = len(source["image"])
+        for start in range(0, n, batch_size):
+            yield {key: value[start : start + batch_size] for key, value in source.items()}
+    else:
+        yield from source
+
+
+@torch.no_grad()
+def embed_patches(
+    encoder: nn.Module,
+    loader_or_arrays: Mapping | Iterable[Mapping],
+    *,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Embed labelled patches with a frozen encoder (eval mode, no gradients; its mode is restored).
+
+    Args:
+        encoder: maps ``(B, 1, P, P)`` to ``(B, D)``.
+        loader_or_arrays: any iterable of dict batches (a torch ``DataLoader``) or one dict of arrays, with
+            ``"image"`` ``(B, 1, P, P)``, ``"patient_id"`` and the labels ``"abnormal"``, ``"birads"``,
+            ``"malignant"`` (-1 when unknown; a missing label key counts as unknown).
+        batch_size: batch size when ``loader_or_arrays`` is a dict of arrays.
+        device: where to run the encoder; default: where its parameters are.
+
+    Returns:
+        ``{"embedding": (N, D) float32, "patient_id": (N,) str, "abnormal"/"birads"/"malignant": (N,) int64}``.
+    """
+    if device is None:
+        device = next(iter(encoder.parameters()), torch.empty(0)).device
+    was_training = encoder.training
+    encoder.eval()
+    columns: dict[str, list[np.ndarray]] = {key: [] for key in ("embedding", "patient_id", *LABEL_KEYS)}
+    is_loader = not isinstance(loader_or_arrays, Mapping)
+    total = len(loader_or_arrays) if is_loader and hasattr(loader_or_arrays, "__len__") else None
+    try:
+        for batch in tqdm(_batches(loader_or_arrays, batch_size), total=total, desc="embedding", disable=not progress):
+            image = batch["image"]
+            image = image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
+            embedding = encoder(image.to(device=device, dtype=torch.float32))
+            n = embedding.shape[0]
+            columns["embedding"].append(_numpy(embedding).astype(np.float32).reshape(n, -1))
+            columns["patient_id"].append(_numpy(batch["patient_id"]).astype(str).reshape(n))
+            for key in LABEL_KEYS:
+                value = _numpy(batch[key]).astype(np.int64).reshape(n) if key in batch else np.full(n, UNKNOWN)
+                columns[key].append(value)
+    finally:
+        encoder.train(was_training)
+    if not columns["embedding"]:
+        raise ValueError("no patches to embed: the loader is empty")
+    return {key: np.concatenate(parts) for key, parts in columns.items()}
+
+
+def _task_subset(table: Mapping[str, np.ndarray], task: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sample mask and labels of a task; unknown (-1) labels are left out."""
+    if task == "abnormal":
+        mask = table["abnormal"] >= 0
+    elif task == "birads":
+        mask = table["birads"] >= 0
+    elif task == "malignant":  # outcome is defined for lesions with known pathology only
+        mask = (table["abnormal"] == 1) & (table["malignant"] >= 0)
+    else:
+        raise ValueError(f"unknown task {task!r}; known: {TASKS}")
+    return mask, table[task]
+
+
+class TaskSkipped(Exception):
+    """A probe task that cannot be measured on these data; the message says why."""
+
+
+def _task_data(table: Mapping[str, np.ndarray], task: str, n_splits: int, min_samples: int, min_patients: int):
+    """Indices and labels of a task after dropping classes with too few patches or patients."""
+    mask, labels = _task_subset(table, task)
+    groups = table["patient_id"]
+    counts = {}
+    for c in np.unique(labels[mask]):
+        members = mask & (labels == c)
+        counts[int(c)] = (int(members.sum()), int(np.unique(groups[members]).size))
+    kept = [c for c, (n, p) in counts.items() if n >= min_samples and p >= min_patients]
+    if len(kept) < len(counts):
+        logger.info(
+            "task %s: dropping classes with < %d patches or < %d patients: %s",
+            task, min_samples, min_patients, {c: counts[c] for c in counts if c not in kept},
+        )
+    if not counts:
+        raise TaskSkipped("no patch has a known label for this task")
+    if len(kept) < 2:
+        raise TaskSkipped(
+            f"needs two classes with >= {min_samples} patches and >= {min_patients} patients each; "
+            f"has (patches, patients) per class {counts}"
+        )
+    index = np.flatnonzero(mask & np.isin(labels, kept))
+    n_patients = np.unique(groups[index]).size
+    if n_patients < n_splits:
+        raise TaskSkipped(
+            f"needs >= {n_splits} patients for {n_splits}-fold grouped cross-validation, has {n_patients}"
+        )
+    return index, labels[index]
+
+
+def _probe_task(table, task: str, out_dir: Path, probe: LinearProbe, settings: dict) -> dict:
+    """Cross-validate the probe on one task, draw its ROC figure and return its metrics entry."""
+    index, labels = _task_data(
+        table, task, settings["n_splits"], settings["min_samples_per_class"], settings["min_patients_per_class"]
+    )
+    groups = table["patient_id"][index]
+    try:
+        result = probe.cross_validate(
+            table["embedding"][index], labels, groups, settings["n_splits"], settings["seed"],
+            n_bootstrap=settings["n_bootstrap"], confidence=settings["confidence"],
+        )
+    except ValueError as error:  # e.g. a fold whose training part lacks a class
+        raise TaskSkipped(str(error)) from error
+    classes = [c.item() for c in result.classes]
+    title = f"{task} ({result.metric_name})"
+    plot_roc(out_dir / f"roc_{task}.png", labels, result.oof_proba, classes, title=title, result=result.metric)
+    return {
+        "metric": result.metric_name,
+        **result.metric.as_dict(),
+        "n_patients": int(np.unique(groups).size),
+        "classes": classes,
+        "class_counts": {str(c): int((labels == c).sum()) for c in classes},
+    }
+
+
+def _write_reports(report: dict, out_dir: Path) -> None:
+    with open(out_dir / "metrics.json", "w") as f:
+        json.dump(report, f, indent=2)
+    with open(out_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for task, row in report["tasks"].items():
+            writer.writerow([task, row["metric"], *(row[key] for key in CSV_COLUMNS[2:])])
+
+
+def run_probe_tasks(
+    table: Mapping[str, np.ndarray],
+    out_dir: str | Path,
+    tasks: Iterable[str] = TASKS,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    min_samples_per_class: int = 10,
+    min_patients_per_class: int = 2,
+    probe: LinearProbe | None = None,
+) -> dict:
+    """Cross-validated linear probes on embedded patches, written to ``out_dir``.
+
+    ``table`` is what :func:`embed_patches` returns. Tasks: ``abnormal`` (abnormal vs normal), ``birads``
+    (macro AUC over the BI-RADS classes with at least ``min_samples_per_class`` patches from
+    ``min_patients_per_class`` patients), ``malignant`` (malignant vs benign among abnormal patches of
+    known pathology). A task lacking two such classes, or ``n_splits`` patients, is skipped with the
+    reason logged and recorded.
+
+    Writes ``metrics.json`` (``tasks``, ``skipped`` reasons, ``settings``), ``metrics.csv`` (one row per
+    computed task: task, metric, value, ci_low, ci_high, n, n_patients) and ``roc_<task>.png``; returns the
+    json content.
+    """
+    tasks = tuple(tasks)
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"unknown tasks {sorted(unknown)}; known: {TASKS}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "n_splits": n_splits,
+        "seed": seed,
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "min_samples_per_class": min_samples_per_class,
+        "min_patients_per_class": min_patients_per_class,
+    }
+    probe = LinearProbe() if probe is None else probe
+    report: dict = {"tasks": {}, "skipped": {}, "settings": settings}
+    for task in tasks:
+        try:
+            report["tasks"][task] = _probe_task(table, task, out_dir, probe, settings)
+        except TaskSkipped as skip:
+            logger.warning("linear probe: skipping task %s: %s", task, skip)
+            report["skipped"][task] = str(skip)
+    _write_reports(report, out_dir)
+    return report
+
+
+def evaluate_encoder(
+    encoder: nn.Module,
+    loader_or_arrays: Mapping | Iterable[Mapping],
+    out_dir: str | Path,
+    tasks: Iterable[str] = TASKS,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    **probe_options,
+) -> dict:
+    """Embed labelled patches with the frozen ``encoder`` (:func:`embed_patches`) and run the linear-probe
+    tasks on them (:func:`run_probe_tasks`, which takes ``probe_options``); returns the metrics report."""
+    table = embed_patches(encoder, loader_or_arrays, batch_size=batch_size, device=device, progress=progress)
+    return run_probe_tasks(table, out_dir, tasks, **probe_options)

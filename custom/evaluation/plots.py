@@ -1,0 +1,49 @@
+"""ROC curve figures, drawn without pyplot so that no global backend or GUI is involved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+from .metrics import MetricResult
+
+
+def plot_roc(
+    path: str | Path, y_true, y_score, classes, *, title: str, result: MetricResult | None = None
+) -> Path:
+    """Write a ROC figure (PNG) to ``path``.
+
+    ``y_score`` is ``(n, K)`` with column ``k`` for ``classes[k]``. With two classes one curve is drawn
+    (``classes[1]`` positive); with more, one one-vs-rest curve per class present. ``result``, when given,
+    adds the AUC and its confidence interval to the title.
+    """
+    y_true = np.asarray(y_true).ravel()
+    y_score = np.asarray(y_score, dtype=np.float64)
+    classes = list(classes)
+    if len(classes) == 2:
+        curves = [(classes[1], 1, f"positive: {classes[1]}")]
+    else:
+        curves = [(c, k, f"{c} vs rest") for k, c in enumerate(classes)]
+    fig = Figure(figsize=(4.5, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for label, k, name in curves:
+        positive = y_true == label
+        if positive.any() and not positive.all():
+            fpr, tpr, _ = roc_curve(positive, y_score[:, k])
+            ax.plot(fpr, tpr, label=f"{name} (n={int(positive.sum())})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+    if result is not None:
+        title = f"{title}\nAUC {result.value:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}]"
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

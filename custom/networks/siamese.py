@@ -1,0 +1,131 @@
+"""Siamese ResNet-18 encoders: one embedding per patch, Euclidean distance per contralateral pair."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import resnet18
+from torch import nn
+
+BACKBONE_DIM = 512
+
+
+def pair_distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Euclidean distance between matching rows of two ``(B, D)`` embeddings, shape ``(B,)``.
+
+    ``eps`` sits inside the square root: the gradient of a plain ``sqrt`` is infinite at 0, which identical
+    embeddings (the goal for normal pairs) would hit. With it the gradient there is 0 and bounded elsewhere.
+    """
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(
+            f"pair_distance expects two (B, D) tensors of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    return torch.sqrt((a - b).pow(2).sum(dim=1) + eps)
+
+
+class SiameseEncoder(nn.Module):
+    """MONAI ResNet-18 (2-D, no classifier) mapping a ``(B, C, H, W)`` patch batch to ``(B, D)`` embeddings.
+
+    Args:
+        in_channels: image channels (1 for mammograms).
+        stem_stride: stride of the first 7x7 convolution. MONAI's default of 1 keeps the stem at full
+            resolution and costs about 4x the compute of the usual ResNet-18; 2 matches the standard network.
+        projection_dim: if given, a SimCLR-style MLP head (512 -> 512 -> projection_dim) follows the pooled
+            backbone features and ``embedding_dim`` is ``projection_dim``; otherwise the embedding is the 512-d
+            pooled feature.
+        normalize: L2-normalise the embedding. Distances then lie in ``[0, 2]``, so a contrastive margin
+            must be below 2 to have any effect.
+    """
+
+    def __init__(
+        self, in_channels: int = 1, stem_stride: int = 2, projection_dim: int | None = None, normalize: bool = False
+    ) -> None:
+        super().__init__()
+        if stem_stride < 1:
+            raise ValueError(f"stem_stride must be >= 1, got {stem_stride}")
+        if projection_dim is not None and projection_dim < 1:
+            raise ValueError(f"projection_dim must be a positive integer or None, got {projection_dim}")
+        self.backbone = resnet18(
+            spatial_dims=2, n_input_channels=in_channels, feed_forward=False, conv1_t_stride=stem_stride
+        )
+        self.projection: nn.Module = (
+            nn.Identity()
+            if projection_dim is None
+            else nn.Sequential(
+                nn.Linear(BACKBONE_DIM, BACKBONE_DIM), nn.ReLU(inplace=True), nn.Linear(BACKBONE_DIM, projection_dim)
+            )
+        )
+        self.embedding_dim = BACKBONE_DIM if projection_dim is None else projection_dim
+        self.normalize = normalize
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Last convolutional feature map ``(B, 512, H/s, W/s)`` before global pooling.
+
+        Fully convolutional, so a whole breast can be encoded densely in one pass for lesion detection
+        (``s`` is 16 with the stride-2 stem, 8 with stride 1).
+        """
+        b = self.backbone
+        x = b.maxpool(b.act(b.bn1(b.conv1(x))))
+        return b.layer4(b.layer3(b.layer2(b.layer1(x))))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled backbone features ``(B, 512)``: the input of the projection head."""
+        return torch.flatten(self.backbone.avgpool(self.feature_map(x)), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.projection(self.features(x))
+        return F.normalize(z, dim=1) if self.normalize else z
+
+    def distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
+        """Embedding distance ``(B,)`` between the two sides of each pair.
+
+        Both sides go through the network as one batch so that batch normalisation sees (and normalises
+        with) the same statistics for the two breasts.
+        """
+        if image_a.shape != image_b.shape:
+            raise ValueError(f"pair sides differ in shape: {tuple(image_a.shape)} vs {tuple(image_b.shape)}")
+        za, zb = self(torch.cat([image_a, image_b], dim=0)).chunk(2, dim=0)
+        return pair_distance(za, zb)
+
+
+def _seeded_encoder(seed: int, encoder_kwargs: dict) -> SiameseEncoder:
+    """Build an encoder from its own seed without disturbing the caller's global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SiameseEncoder(**encoder_kwargs)
+
+
+class CoTrainedSiamesePair(nn.Module):
+    """Two independently initialised Siamese encoders trained side by side with a cross loss.
+
+    Each network's distances give soft labels that supervise the *other* network, which limits the
+    confirmation bias of a network learning from its own labels.
+
+    Export: ``export_encoder("a")`` (default) returns one of the two networks. Their weights are not
+    averaged: two independently initialised networks learn unrelated (permuted) features, so a weight
+    average is not a trained network, and averaging embeddings would mix two unrelated embedding spaces.
+
+    Args:
+        seeds: initialisation seeds of ``net_a`` and ``net_b``; must differ.
+        encoder_kwargs: passed to both :class:`SiameseEncoder` instances.
+    """
+
+    def __init__(self, seeds: tuple[int, int] = (0, 1), **encoder_kwargs) -> None:
+        super().__init__()
+        if seeds[0] == seeds[1]:
+            raise ValueError(f"the two networks need different seeds, got {seeds}")
+        self.net_a = _seeded_encoder(seeds[0], encoder_kwargs)
+        self.net_b = _seeded_encoder(seeds[1], encoder_kwargs)
+
+    def forward(self, image_a: torch.Tensor, image_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"distance_a": (B,), "distance_b": (B,)}``: each network's distance for every pair."""
+        return {
+            "distance_a": self.net_a.distance(image_a, image_b),
+            "distance_b": self.net_b.distance(image_a, image_b),
+        }
+
+    def export_encoder(self, which: str = "a") -> SiameseEncoder:
+        """The network to export (the module itself, sharing parameters): ``"a"`` or ``"b"``."""
+        if which not in ("a", "b"):
+            raise ValueError(f"which must be 'a' or 'b', got {which!r}")
+        return self.net_a if which == "a" else self.net_b

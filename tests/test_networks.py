@@ -1,0 +1,111 @@
+"""Siamese encoders: output shapes, stem stride, fully convolutional feature maps, pair distances."""
+
+import pytest
+import torch
+
+from custom.networks import CoTrainedSiamesePair, SiameseEncoder, pair_distance
+
+
+@pytest.fixture(scope="module")
+def images():
+    torch.manual_seed(0)
+    return torch.randn(3, 1, 64, 64)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    """The default encoder (stride-2 stem, 512-d), in eval mode; building a ResNet-18 is the slow part."""
+    torch.manual_seed(0)
+    return SiameseEncoder().eval()
+
+
+def test_embedding_shapes(images, encoder):
+    assert encoder.embedding_dim == 512
+    assert encoder(images).shape == (3, 512)
+    projected = SiameseEncoder(projection_dim=32, normalize=True)
+    assert projected.embedding_dim == 32
+    z = projected(images)
+    assert z.shape == (3, 32)
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(3))
+
+
+def test_stem_stride_two_halves_the_first_feature_map(images, encoder):
+    full = SiameseEncoder(stem_stride=1)
+    assert encoder.backbone.conv1(images).shape[-2:] == (32, 32)
+    assert full.backbone.conv1(images).shape[-2:] == (64, 64)
+    assert encoder.feature_map(images).shape == (3, 512, 2, 2)
+    assert full.feature_map(images).shape == (3, 512, 4, 4)
+
+
+def test_feature_map_is_fully_convolutional(encoder):
+    with torch.no_grad():
+        small = encoder.feature_map(torch.randn(1, 1, 64, 64))
+        large = encoder.feature_map(torch.randn(1, 1, 128, 96))
+        embedding = encoder(torch.randn(2, 1, 96, 96))
+    assert small.shape == (1, 512, 2, 2)
+    assert large.shape == (1, 512, 4, 3)
+    assert embedding.shape == (2, 512)
+
+
+def test_pair_distance_values_and_safe_gradient_at_zero():
+    a = torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(2, 2, dtype=torch.float64)
+    d = pair_distance(a, b)
+    torch.testing.assert_close(d, torch.tensor([0.0, 5.0], dtype=torch.float64), atol=1e-4, rtol=0)
+    d.sum().backward()
+    assert torch.isfinite(a.grad).all()
+    torch.testing.assert_close(a.grad[0], torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(a.grad[1], torch.tensor([0.6, 0.8], dtype=torch.float64))
+
+
+def test_pair_distance_gradcheck():
+    torch.manual_seed(1)
+    a = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(pair_distance, (a, b))
+
+
+def test_pair_distance_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="equal shape"):
+        pair_distance(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_encoder_distance(images, encoder):
+    with torch.no_grad():
+        d = encoder.distance(images, images.roll(1, 0))
+        same = encoder.distance(images, images)
+    assert d.shape == (3,)
+    assert (d > 0.01).all()
+    assert (same < 1e-3).all()
+
+
+def test_cotrained_pair_independent_deterministic_networks(images):
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    pair = CoTrainedSiamesePair(seeds=(0, 1), projection_dim=16)
+    assert torch.equal(torch.rand(1), expected_next), "building the pair must not move the global RNG"
+    torch.manual_seed(0)
+    same_seed_as_a = SiameseEncoder(projection_dim=16)
+    weight_a, weight_b = pair.net_a.backbone.conv1.weight, pair.net_b.backbone.conv1.weight
+    assert not torch.equal(weight_a, weight_b)
+    assert torch.equal(weight_a, same_seed_as_a.backbone.conv1.weight)
+    out = pair(images, images.roll(1, 0))
+    assert set(out) == {"distance_a", "distance_b"}
+    assert out["distance_a"].shape == out["distance_b"].shape == (3,)
+    assert pair.export_encoder() is pair.net_a
+    assert pair.export_encoder("b") is pair.net_b
+
+
+def test_cotrained_pair_argument_errors():
+    with pytest.raises(ValueError, match="different seeds"):
+        CoTrainedSiamesePair(seeds=(3, 3))
+    with pytest.raises(ValueError, match="'a' or 'b'"):
+        CoTrainedSiamesePair().export_encoder("average")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated, but the model zoo exports with it
+def test_encoder_is_torchscript_exportable(images, encoder):
+    scripted = torch.jit.script(encoder)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(images), encoder(images))
