@@ -1,0 +1,185 @@
+"""Patch datasets cut from the aligned-exam cache.
+
+``ContralateralPairDataset``: patch pairs at corresponding places of the two breasts, with weak labels,
+for pretraining. ``LabelledPatchDataset``: single patches centred on findings or on normal tissue, with
+their labels, for the linear probe. Locations are drawn once, deterministically from the seed, so every
+epoch sees the same pairs and the soft labels can follow each pair from epoch to epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from custom.data.exam_cache import ExamRecord
+
+WEAK_NORMAL, WEAK_UNKNOWN = 0, -1
+SUPERVISION_MODES = ("weak", "none")
+
+
+def _cut(array: np.ndarray, centre_y: int, centre_x: int, size: int) -> np.ndarray:
+    """A ``size`` x ``size`` window centred on a pixel; parts outside the image are background (0)."""
+    half = size // 2
+    y0, x0 = centre_y - half, centre_x - half
+    out = np.zeros((size, size), dtype=np.float32)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y0 + size, array.shape[0]), min(x0 + size, array.shape[1])
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = array[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _centre_in_box(y: float, x: float, box, margin: float = 0.0) -> bool:
+    xmin, ymin, xmax, ymax = box
+    return xmin - margin <= x <= xmax + margin and ymin - margin <= y <= ymax + margin
+
+
+def _patch_contains_finding(y: int, x: int, size: int, findings: list[dict]) -> bool:
+    """True when a finding's box centre lies inside the patch: the pair really holds a lesion."""
+    half = size / 2
+    for finding in findings:
+        xmin, ymin, xmax, ymax = finding["box"]
+        cy, cx = (ymin + ymax) / 2, (xmin + xmax) / 2
+        if abs(cy - y) <= half and abs(cx - x) <= half:
+            return True
+    return False
+
+
+class ContralateralPairDataset(Dataset):
+    """Corresponding patch pairs of the two aligned breasts of each exam.
+
+    Each item: ``image_a`` / ``image_b`` (``(1, P, P)`` float tensors: reference breast and aligned
+    contralateral breast), ``weak_label`` (0 when both breasts of the study are normal, -1 unknown),
+    ``truth`` (1 when a finding lies in the patch; diagnostics only, never a training target),
+    ``index``, ``patient_id``, ``study_id``, ``view``. With ``supervision="none"`` every weak label is -1.
+    """
+
+    def __init__(
+        self,
+        exams: list[ExamRecord],
+        patch_size: int = 96,
+        pairs_per_exam: int = 16,
+        seed: int = 0,
+        supervision: str = "weak",
+        min_overlap: float = 0.6,
+    ):
+        if supervision not in SUPERVISION_MODES:
+            raise ValueError(f"supervision must be one of {SUPERVISION_MODES}, got {supervision!r}")
+        if not exams:
+            raise ValueError("no exams to sample pairs from: the data set is empty after skipping bad input")
+        self.exams = exams
+        self.patch_size = int(patch_size)
+        rng = np.random.default_rng(seed)
+        bank, rows = [], []
+        for exam_index, exam in enumerate(exams):
+            stack = exam.load()
+            both = np.logical_and(stack[2] > 0.5, stack[3] > 0.5)
+            centres = _sample_centres(both, pairs_per_exam, self.patch_size, min_overlap, rng)
+            weak = WEAK_NORMAL if (supervision == "weak" and exam.is_normal_pair) else WEAK_UNKNOWN
+            for y, x in centres:
+                bank.append(np.stack([_cut(stack[0], y, x, self.patch_size), _cut(stack[1], y, x, self.patch_size)]))
+                rows.append((exam_index, y, x, weak, int(_patch_contains_finding(y, x, self.patch_size, exam.findings))))
+        if not bank:
+            raise ValueError("no patch pair could be sampled: breast masks do not overlap in any exam")
+        self.patches = np.stack(bank).astype(np.float16)
+        self.table = np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def weak_labels(self) -> np.ndarray:
+        return self.table[:, 3]
+
+    @property
+    def truth(self) -> np.ndarray:
+        return self.table[:, 4]
+
+    @property
+    def patient_ids(self) -> np.ndarray:
+        return np.asarray([self.exams[i].patient_id for i in self.table[:, 0]])
+
+    def __getitem__(self, index: int) -> dict:
+        exam_index, _, _, weak, truth = self.table[index]
+        exam = self.exams[exam_index]
+        pair = torch.from_numpy(self.patches[index].astype(np.float32))
+        return {
+            "image_a": pair[0:1],
+            "image_b": pair[1:2],
+            "weak_label": int(weak),
+            "truth": int(truth),
+            "index": int(index),
+            "patient_id": exam.patient_id,
+            "study_id": exam.study_id,
+            "view": exam.view,
+        }
+
+
+def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float, rng) -> list[tuple[int, int]]:
+    """Draws patch centres inside ``mask`` whose patch is at least ``min_overlap`` breast tissue."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return []
+    centres: list[tuple[int, int]] = []
+    for _ in range(count * 8):
+        if len(centres) == count:
+            break
+        i = rng.integers(ys.size)
+        y, x = int(ys[i]), int(xs[i])
+        if _cut(mask.astype(np.float32), y, x, size).mean() >= min_overlap:
+            centres.append((y, x))
+    return centres
+
+
+class LabelledPatchDataset(Dataset):
+    """Single patches for the linear probe: one centred on each finding, and normal-tissue patches.
+
+    Normal patches come only from studies whose both breasts are normal, so a "normal" patch never sits
+    on an unannotated part of a lesion. Each item: ``image`` (``(1, P, P)``), ``abnormal`` (0/1),
+    ``birads`` (finding BI-RADS, else the breast's; -1 unknown), ``malignant`` (1/0, -1 unknown),
+    ``patient_id``.
+    """
+
+    def __init__(self, exams: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0):
+        if not exams:
+            raise ValueError("no exams to cut labelled patches from")
+        rng = np.random.default_rng(seed)
+        patches, rows = [], []
+        for exam in exams:
+            stack = exam.load()
+            for finding in exam.findings:
+                channel = 0 if finding["side"] == "L" else 1
+                xmin, ymin, xmax, ymax = finding["box"]
+                y, x = int(round((ymin + ymax) / 2)), int(round((xmin + xmax) / 2))
+                birads = finding.get("birads") or exam.breast_birads.get(finding["side"])
+                pathology = finding.get("pathology")
+                malignant = {"malignant": 1, "benign": 0}.get(pathology, -1)
+                patches.append(_cut(stack[channel], y, x, patch_size))
+                rows.append((1, -1 if birads is None else int(birads), malignant, exam.patient_id))
+            if exam.is_normal_pair:
+                for side, channel in (("L", 0), ("R", 1)):
+                    mask = stack[2 + channel] > 0.5
+                    for y, x in _sample_centres(mask, normal_per_exam, patch_size, 0.6, rng):
+                        birads = exam.breast_birads.get(side)
+                        patches.append(_cut(stack[channel], y, x, patch_size))
+                        rows.append((0, -1 if birads is None else int(birads), -1, exam.patient_id))
+        if not patches:
+            raise ValueError("no labelled patch could be cut: no findings and no normal exams")
+        self.patches = np.stack(patches).astype(np.float16)
+        self.abnormal = np.asarray([r[0] for r in rows], dtype=np.int64)
+        self.birads = np.asarray([r[1] for r in rows], dtype=np.int64)
+        self.malignant = np.asarray([r[2] for r in rows], dtype=np.int64)
+        self.patient_ids = np.asarray([r[3] for r in rows])
+
+    def __len__(self) -> int:
+        return len(self.abnormal)
+
+    def __getitem__(self, index: int) -> dict:
+        return {
+            "image": torch.from_numpy(self.patches[index].astype(np.float32))[None],
+            "abnormal": int(self.abnormal[index]),
+            "birads": int(self.birads[index]),
+            "malignant": int(self.malignant[index]),
+            "patient_id": str(self.patient_ids[index]),
+        }

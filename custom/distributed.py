@@ -1,0 +1,34 @@
+"""The little of torch.distributed the project needs: who is the main process, and sharing its work."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def is_main_process() -> bool:
+    return not is_distributed() or dist.get_rank() == 0
+
+
+def broadcast_from_main(obj):
+    """Returns the main process's ``obj`` on every rank (a no-op outside torchrun)."""
+    if not is_distributed():
+        return obj
+    payload = [obj]
+    dist.broadcast_object_list(payload, src=0)
+    return payload[0]
+
+
+@contextmanager
+def main_process_first():
+    """Under torchrun, the main process runs the block first (say, writing a cache) while the others wait."""
+    if is_distributed() and not is_main_process():
+        dist.barrier()
+    yield
+    if is_distributed() and is_main_process():
+        dist.barrier()
