@@ -1,0 +1,15 @@
+"""Training engine of the co-trained Siamese networks: iteration, soft labels, handlers, precision."""
+
+from custom.engines.cotraining import CoTrainingIteration
+from custom.engines.handlers import ProgressBarHandler, SoftLabelRefreshHandler, TrainingCheckpoint
+from custom.engines.precision import MixedPrecision
+from custom.engines.soft_label_bank import SoftLabelBank
+
+__all__ = [
+    "CoTrainingIteration",
+    "MixedPrecision",
+    "ProgressBarHandler",
+    "SoftLabelBank",
+    "SoftLabelRefreshHandler",
+    "TrainingCheckpoint",
+]

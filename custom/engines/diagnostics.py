@@ -1,0 +1,54 @@
+"""How well the soft labels match the truth: mean soft label per kind of pair, with patient-level CIs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from custom.data.pair_dataset import WEAK_NORMAL
+
+
+def mean_with_ci(values: np.ndarray, clusters: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Mean with a 95% cluster-bootstrap CI: patients are resampled, since pairs of a patient correlate."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    clusters = np.asarray(clusters)
+    ids, inverse = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(ids))
+    counts = np.bincount(inverse, minlength=len(ids))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+    boot = sums[draws].sum(axis=1) / np.maximum(counts[draws].sum(axis=1), 1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": int(values.size)}
+
+
+def soft_label_report(soft_labels: np.ndarray, weak_labels: np.ndarray, truth: np.ndarray, patients: np.ndarray) -> dict:
+    """Mean soft label of pairs holding a lesion, of normal tissue in candidate studies, and of normal-normal pairs.
+
+    ``soft_labels`` should be the GMM posteriors *before* normal-normal pairs are pinned to 0, otherwise the
+    normal-normal group says nothing. The gap lesion minus normal-normal gets a paired bootstrap CI.
+    """
+    groups = {
+        "lesion": truth == 1,
+        "candidate_normal": (truth == 0) & (weak_labels != WEAK_NORMAL),
+        "normal_normal": weak_labels == WEAK_NORMAL,
+    }
+    report = {name: mean_with_ci(soft_labels[mask], patients[mask]) for name, mask in groups.items()}
+    lesion, normal = groups["lesion"], groups["normal_normal"]
+    if lesion.any() and normal.any():
+        rng = np.random.default_rng(1)
+        gap_draws = []
+        lesion_ids, normal_ids = np.unique(patients[lesion]), np.unique(patients[normal])
+        lesion_sets = {p: soft_labels[lesion & (patients == p)] for p in lesion_ids}
+        normal_sets = {p: soft_labels[normal & (patients == p)] for p in normal_ids}
+        for _ in range(1000):
+            lesion_draw = np.concatenate([lesion_sets[p] for p in rng.choice(lesion_ids, len(lesion_ids))])
+            normal_draw = np.concatenate([normal_sets[p] for p in rng.choice(normal_ids, len(normal_ids))])
+            gap_draws.append(lesion_draw.mean() - normal_draw.mean())
+        low, high = np.percentile(gap_draws, [2.5, 97.5])
+        report["gap_lesion_minus_normal_normal"] = {
+            "mean": float(soft_labels[lesion].mean() - soft_labels[normal].mean()),
+            "ci_low": float(low), "ci_high": float(high),
+        }
+    return report

@@ -1,0 +1,211 @@
+"""Ignite handlers of the co-training run: soft-label refresh, checkpoints with resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+
+from custom.data.pair_dataset import WEAK_NORMAL, ContralateralPairDataset
+from custom.engines.diagnostics import soft_label_report
+from custom.distributed import broadcast_from_main, is_main_process
+from custom.engines.embedding import pair_distances, unwrap
+from custom.engines.precision import MixedPrecision
+from custom.engines.soft_label_bank import SoftLabelBank
+from custom.losses import GMMSoftLabeller
+
+logger = logging.getLogger(__name__)
+
+
+class SoftLabelRefreshHandler:
+    """At the start of each epoch after the warm-up, re-embeds all training pairs and refits the GMMs.
+
+    One GMM per network is fitted on its distances of the pairs whose label is unknown (normal-normal
+    pairs are pinned to 0 and would only pull the low component towards them), and its posteriors become
+    that network's soft labels in the bank. After the last epoch it labels once more, so that the final
+    statistics describe the trained networks. Under torchrun the main process labels and broadcasts the
+    labels, so that every rank trains on the same ones (batch-norm statistics differ between ranks). Statistics (GMM means and weights, mean soft label of pairs
+    holding a lesion versus normal pairs, with CIs) go to the log, ``soft_label_stats.json`` and
+    TensorBoard, including soft-label histograms.
+    """
+
+    def __init__(
+        self,
+        dataset: ContralateralPairDataset,
+        bank: SoftLabelBank,
+        precision: MixedPrecision,
+        warmup_epochs: int = 1,
+        batch_size: int = 256,
+        seed: int = 0,
+        output_dir: str | None = None,
+        summary_writer=None,
+        enabled: bool = True,
+    ):
+        self.dataset = dataset
+        self.bank = bank
+        self.precision = precision
+        self.warmup_epochs = warmup_epochs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.writer = summary_writer
+        self.enabled = enabled
+        self.history: list[dict] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self.on_epoch_started)
+        engine.add_event_handler(Events.COMPLETED, self.refresh, True)
+
+    def on_epoch_started(self, engine: Engine) -> None:
+        if self.enabled and engine.state.epoch > self.warmup_epochs:
+            self.refresh(engine)
+
+    def _labeller(self, distances: np.ndarray) -> tuple[GMMSoftLabeller, np.ndarray, np.ndarray]:
+        """The fitted GMM, its posteriors for every pair, and the same with normal-normal pairs pinned to 0."""
+        weak = self.dataset.weak_labels
+        unknown = weak != WEAK_NORMAL
+        labeller = GMMSoftLabeller(random_state=self.seed)
+        fit_on = distances[unknown] if unknown.sum() >= labeller.min_samples else distances
+        labeller.set_params(pin_normal=False).fit(fit_on)
+        unpinned = labeller.predict_proba(distances)
+        pinned = np.where(weak == WEAK_NORMAL, 0.0, unpinned)
+        return labeller, unpinned, pinned
+
+    def refresh(self, engine: Engine, final: bool = False) -> None:
+        labels = self._label_all(engine, final) if is_main_process() else None
+        labels = broadcast_from_main(labels)
+        self.bank.update(labels["a"], labels["b"])
+
+    def _label_all(self, engine: Engine, final: bool) -> dict[str, np.ndarray]:
+        distances_a, distances_b = pair_distances(engine.network, self.dataset, self.precision, self.batch_size)
+        record = {"epoch": int(engine.state.epoch), "after_training": final}
+        labels = {}
+        for name, distances in (("a", distances_a), ("b", distances_b)):
+            labeller, unpinned, pinned = self._labeller(distances)
+            labels[name] = pinned
+            record[f"net_{name}"] = {
+                "gmm_means": None if labeller.means_ is None else [float(m) for m in labeller.means_],
+                "gmm_weights": None if labeller.weights_ is None else [float(w) for w in labeller.weights_],
+                "fallback": labeller.fallback_,
+                "mean_distance": float(np.mean(distances)),
+                "soft_labels_unpinned": soft_label_report(
+                    unpinned, self.dataset.weak_labels, self.dataset.truth, self.dataset.patient_ids
+                ),
+            }
+            self._to_tensorboard(engine, name, labeller, pinned)
+        self.history.append(record)
+        self._log(record)
+        self._write()
+        return labels
+
+    def _to_tensorboard(self, engine: Engine, name: str, labeller: GMMSoftLabeller, soft_labels: np.ndarray) -> None:
+        if self.writer is None:
+            return
+        step = engine.state.epoch
+        self.writer.add_histogram(f"soft_labels/net_{name}", soft_labels, step)
+        if labeller.means_ is not None:
+            for k in range(2):
+                self.writer.add_scalar(f"gmm/net_{name}/mean_{k}", float(labeller.means_[k]), step)
+                self.writer.add_scalar(f"gmm/net_{name}/weight_{k}", float(labeller.weights_[k]), step)
+
+    @staticmethod
+    def _log(record: dict) -> None:
+        for name in ("a", "b"):
+            net = record[f"net_{name}"]
+            groups = net["soft_labels_unpinned"]
+            logger.info(
+                "epoch %d net %s: GMM means %s weights %s%s; mean soft label lesion %.3f, candidate-normal %.3f, normal-normal %.3f",
+                record["epoch"], name, net["gmm_means"], net["gmm_weights"],
+                f" (fallback: {net['fallback']})" if net["fallback"] else "",
+                *(groups[g]["mean"] if groups[g]["mean"] is not None else float("nan")
+                  for g in ("lesion", "candidate_normal", "normal_normal")),
+            )
+
+    def _write(self) -> None:
+        if self.output_dir is None:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        target = self.output_dir / "soft_label_stats.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.history, indent=2))
+        os.replace(tmp, target)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """Writes to a temporary file first, so that an interrupted save never leaves a broken checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class ProgressBarHandler:
+    """Ignite's tqdm progress bar with the running loss, attachable from a bundle's handler list."""
+
+    def __init__(self, output_transform=lambda output: {"loss": output["loss"]}, persist: bool = True):
+        self.output_transform = output_transform
+        self.persist = persist
+
+    def attach(self, engine: Engine) -> None:
+        from ignite.handlers import ProgressBar
+
+        ProgressBar(persist=self.persist).attach(engine, output_transform=self.output_transform)
+
+
+class TrainingCheckpoint:
+    """Saves the run at every epoch end and resumes from it at start.
+
+    Writes, atomically, ``checkpoint.pt`` (both networks, optimiser, soft labels, trainer progress) and the
+    plain ``state_dict`` files ``net_a.pt``, ``net_b.pt`` and ``model.pt`` (the exported encoder, network A),
+    all loadable with ``torch.load(..., weights_only=True)``. With ``save=False`` (non-zero DDP ranks) it
+    only resumes.
+    """
+
+    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, bank: SoftLabelBank,
+                 resume: bool = True, save: bool = True, export: str = "a"):
+        self.ckpt_dir = Path(ckpt_dir)
+        self.optimizer = optimizer
+        self.bank = bank
+        self.resume = resume
+        self.save = save
+        self.export = export
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.ckpt_dir / "checkpoint.pt"
+
+    def attach(self, engine: Engine) -> None:
+        if self.resume:
+            engine.add_event_handler(Events.STARTED, self.load)
+        if self.save:
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
+
+    def write(self, engine: Engine) -> None:
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        pair = unwrap(engine.network)
+        atomic_torch_save(
+            {"network": pair.state_dict(), "optimizer": self.optimizer.state_dict(), "bank": self.bank.state_dict(),
+             "trainer": {"epoch": engine.state.epoch, "iteration": engine.state.iteration}},
+            self.checkpoint_path,
+        )
+        atomic_torch_save(pair.net_a.state_dict(), self.ckpt_dir / "net_a.pt")
+        atomic_torch_save(pair.net_b.state_dict(), self.ckpt_dir / "net_b.pt")
+        atomic_torch_save(pair.export_encoder(self.export).state_dict(), self.ckpt_dir / "model.pt")
+
+    def load(self, engine: Engine) -> None:
+        if not self.checkpoint_path.exists():
+            return
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        unwrap(engine.network).load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.bank.load_state_dict(state["bank"])
+        engine.state.epoch = int(state["trainer"]["epoch"])
+        engine.state.iteration = int(state["trainer"]["iteration"])
+        logger.info("resumed from %s at epoch %d", self.checkpoint_path, engine.state.epoch)
+        if engine.state.epoch >= engine.state.max_epochs:
+            logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
+            engine.terminate()

@@ -1,0 +1,48 @@
+"""The soft labels of every training pair, as computed from each network's embedding distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from custom.losses import weak_label_targets
+
+
+class SoftLabelBank:
+    """Holds, per training pair, the soft label derived from network A and the one derived from network B.
+
+    Before the first refresh (the weak-label warm-up) both are the weak targets: 0 for normal-normal pairs,
+    ``unknown_prior`` for pairs whose label is unknown. Which network learns from which labels is the
+    loss's business (:class:`custom.losses.CrossSoftContrastiveLoss`).
+    """
+
+    def __init__(self, weak_labels: np.ndarray, unknown_prior: float = 0.5):
+        self.weak_labels = np.asarray(weak_labels, dtype=np.int64)
+        warmup = weak_label_targets(self.weak_labels, unknown_prior).astype(np.float32)
+        self.from_a = warmup.copy()
+        self.from_b = warmup.copy()
+        self.refreshes = 0
+
+    def __len__(self) -> int:
+        return len(self.weak_labels)
+
+    def labels(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The soft labels derived from network A and from network B, for the pairs at ``indices``."""
+        idx = indices.cpu().numpy()
+        return torch.from_numpy(self.from_a[idx]), torch.from_numpy(self.from_b[idx])
+
+    def update(self, labels_from_a: np.ndarray, labels_from_b: np.ndarray) -> None:
+        if len(labels_from_a) != len(self) or len(labels_from_b) != len(self):
+            raise ValueError(f"expected {len(self)} soft labels per network, got {len(labels_from_a)} and {len(labels_from_b)}")
+        self.from_a = np.asarray(labels_from_a, dtype=np.float32)
+        self.from_b = np.asarray(labels_from_b, dtype=np.float32)
+        self.refreshes += 1
+
+    def state_dict(self) -> dict:
+        return {"from_a": torch.from_numpy(self.from_a), "from_b": torch.from_numpy(self.from_b),
+                "refreshes": self.refreshes}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.from_a = state["from_a"].numpy().astype(np.float32)
+        self.from_b = state["from_b"].numpy().astype(np.float32)
+        self.refreshes = int(state["refreshes"])
