@@ -50,6 +50,73 @@ def test_single_class_is_a_clear_error():
         roc_auc([0, 1, 2], [0.1, 0.5, 0.9])
 
 
+def _clustered_scores(n_patients=40, per_patient=10, seed=0):
+    """Strong within-patient correlation: the label and most of the score are shared by a patient's patches."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat([f"p{i:03d}" for i in range(n_patients)], per_patient)
+    patient_label = np.arange(n_patients) % 2
+    patient_score = patient_label * 1.0 + rng.normal(0, 1, n_patients)
+    labels = np.repeat(patient_label, per_patient)
+    scores = np.repeat(patient_score, per_patient) + rng.normal(0, 0.1, groups.size)
+    return labels, scores, groups
+
+
+def test_patient_level_ci_is_wider_on_correlated_patches():
+    labels, scores, groups = _clustered_scores()
+    patch = roc_auc(labels, scores)
+    patient = roc_auc(labels, scores, groups=groups)
+    assert patient.value == patch.value and patient.n == patch.n == 400
+    assert patient.ci_low < patient.value < patient.ci_high
+    # 10 near-copies per patient: the effective sample is the 40 patients, about sqrt(10) ~ 3x wider
+    assert patient.ci_high - patient.ci_low > 2 * (patch.ci_high - patch.ci_low)
+
+
+def test_patient_level_ci_is_deterministic_by_seed():
+    labels, scores, groups = _clustered_scores()
+    result = roc_auc(labels, scores, groups=groups, n_bootstrap=300, seed=5)
+    assert roc_auc(labels, scores, groups=groups, n_bootstrap=300, seed=5) == result
+    assert roc_auc(labels, scores, groups=groups, n_bootstrap=300, seed=6) != result
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, labels.size)
+    proba = rng.dirichlet(np.ones(3), labels.size)
+    macro = macro_roc_auc(y, proba, groups=groups, n_bootstrap=300, seed=5)
+    assert macro_roc_auc(y, proba, groups=groups, n_bootstrap=300, seed=5) == macro
+    assert macro.value == macro_roc_auc(y, proba).value
+
+
+def test_cluster_replicate_auc_is_the_auc_of_the_repeated_sample():
+    from custom.evaluation.metrics import _WeightedAUC
+
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=30), 1)  # ties
+    labels = np.arange(30) % 3 == 0
+    weights = rng.integers(0, 4, (20, 30))
+    auc, valid = _WeightedAUC(scores, labels)(weights)
+    for row, w in enumerate(weights):
+        repeated = np.repeat(np.arange(30), w)
+        if np.unique(labels[repeated]).size < 2:
+            assert not valid[row] and np.isnan(auc[row])
+        else:
+            assert valid[row] and auc[row] == pytest.approx(roc_auc_score(labels[repeated], scores[repeated]))
+
+
+def test_cluster_bootstrap_redraws_replicates_that_lack_a_class():
+    # the only positive patient is missing from ~37% of the replicates: they are redrawn, not counted
+    labels = np.r_[np.ones(3), np.zeros(27)]
+    scores = np.r_[[0.9, 0.8, 0.7], np.linspace(0, 0.75, 27)]
+    groups = np.repeat(np.arange(10), 3)
+    result = roc_auc(labels, scores, groups=groups, n_bootstrap=200)
+    assert 0 <= result.ci_low <= result.value <= result.ci_high <= 1
+    with pytest.raises(ValueError, match="one entry per sample"):
+        roc_auc(labels, scores, groups=groups[:-1])
+    # nine classes carried by one patient each: a replicate holds all of them with probability ~0.63**9,
+    # too rarely for a meaningful interval, so a clear error instead of a long loop
+    groups = np.repeat(np.arange(20), 4)
+    labels = np.where(groups < 10, groups, 0)
+    with pytest.raises(ValueError, match="too few clusters"):
+        macro_roc_auc(labels, np.random.default_rng(0).dirichlet(np.ones(10), 80), groups=groups, n_bootstrap=50)
+
+
 def _grouped_data(separable: bool, n_patients=40, per_patient=6, dim=16, seed=0):
     rng = np.random.default_rng(seed)
     groups = np.repeat([f"p{i:03d}" for i in range(n_patients)], per_patient)
@@ -71,6 +138,13 @@ def test_probe_on_random_embeddings_is_chance():
     result = LinearProbe().cross_validate(*_grouped_data(separable=False))
     assert abs(result.metric.value - 0.5) < 0.1
     assert result.metric.ci_low < 0.5 < result.metric.ci_high
+
+
+def test_probe_cis_are_patient_level():
+    embeddings, labels, groups = _grouped_data(separable=False)
+    result = LinearProbe().cross_validate(embeddings, labels, groups, n_bootstrap=300)
+    expected = roc_auc(labels == 1, result.oof_proba[:, 1], groups=groups, n_bootstrap=300, seed=0)
+    assert result.metric == expected
 
 
 def test_grouped_folds_never_share_a_patient():
@@ -143,6 +217,7 @@ def test_evaluate_encoder_writes_the_report(tmp_path, caplog):
         report = evaluate_encoder(_encoder(), _patches(), tmp_path, batch_size=40, progress=False, n_bootstrap=200)
     assert report["tasks"]["abnormal"]["value"] > 0.95
     assert report["tasks"]["abnormal"]["n_patients"] == 24
+    assert report["settings"]["bootstrap_unit"] == "patient"
     assert report["tasks"]["birads"]["metric"] == "macro_roc_auc"
     assert report["tasks"]["birads"]["classes"] == [1, 3, 4, 5]
     assert "malignant" in report["skipped"] and "malignant" in caplog.text

@@ -2,17 +2,20 @@
 
 from .linear_probe import TASKS, LinearProbe, ProbeResult, embed_patches, evaluate_encoder, run_probe_tasks
 from .metrics import MetricResult, macro_roc_auc, roc_auc
-from .plots import plot_roc
+from .plots import plot_roc, plot_roc_comparison
+from .probe_evaluator import LinearProbeEvaluator
 
 __all__ = [
     "TASKS",
     "LinearProbe",
+    "LinearProbeEvaluator",
     "MetricResult",
     "ProbeResult",
     "embed_patches",
     "evaluate_encoder",
     "macro_roc_auc",
     "plot_roc",
+    "plot_roc_comparison",
     "roc_auc",
     "run_probe_tasks",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -88,7 +89,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     ) -> ProbeResult:
         """Out-of-fold probabilities from ``StratifiedGroupKFold`` (a patient is never in both the training
         and the test part of a fold), and ROC AUC (two classes) or macro one-vs-rest AUC (more) with a
-        bootstrap CI. A class missing from a fold's training part gets probability 0 in that fold.
+        patient-level bootstrap CI: ``groups`` are passed to :func:`~.metrics.roc_auc` /
+        :func:`~.metrics.macro_roc_auc`, which resample whole groups, since patches of one patient are
+        correlated. A class missing from a fold's training part gets probability 0 in that fold.
 
         Raises:
             ValueError: fewer than two classes, fewer patients than folds, mismatched lengths, or a fold
@@ -116,7 +119,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             model = clone(self).fit(X[train], y[train])
             proba[np.ix_(test, np.searchsorted(classes, model.classes_))] = model.predict_proba(X[test])
             folds[test] = fold
-        bootstrap = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed}
+        bootstrap = {"groups": groups, "n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed}
         if classes.size == 2:
             return ProbeResult(proba, classes, folds, "roc_auc", roc_auc(y == classes[1], proba[:, 1], **bootstrap))
         return ProbeResult(proba, classes, folds, "macro_roc_auc", macro_roc_auc(y, proba, classes, **bootstrap))
@@ -138,7 +141,95 @@ def _batches(source: Mapping | Iterable[Mapping], batch_size: int) -> Iterator[M
         yield from source
 
 
-@torch.no_grad()
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode and no gradients for ``modules``; on exit every submodule gets back its own training flag.
+
+    Unlike ``module.train(was_training)``, a submodule that was deliberately in eval mode inside a training
+    module (a frozen batch norm, say) stays so.
+    """
+    flags = [(sub, sub.training) for module in modules for sub in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for sub, training in flags:
+            sub.training = training
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def as_image_batch(image) -> torch.Tensor:
+    """A plain ``torch.Tensor`` from a batch's ``image`` (``MetaTensor``, tensor or array)."""
+    return image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
+
+
+def embed_batch(
+    encoder: nn.Module,
+    image,
+    device: torch.device | str,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    non_blocking: bool = False,
+) -> np.ndarray:
+    """``(B, D)`` float32 embeddings (on the CPU) of one ``(B, 1, P, P)`` image batch.
+
+    The caller sets the encoder's mode and gradient state (see :func:`frozen`). ``autocast_dtype`` runs the
+    encoder under ``torch.autocast(device.type, dtype)``; ``channels_last`` passes the input in channels-last
+    memory format (the encoder's own memory format is left as the caller set it).
+    """
+    device = torch.device(device)
+    image = as_image_batch(image).to(device=device, dtype=torch.float32, non_blocking=non_blocking)
+    if channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
+    with _autocast(device, autocast_dtype):
+        embedding = encoder(image)
+    n = embedding.shape[0]
+    return _numpy(embedding.float()).astype(np.float32, copy=False).reshape(n, -1)
+
+
+def batch_labels(batch: Mapping, n: int) -> dict[str, np.ndarray]:
+    """``patient_id`` (str) and the label columns (int64; a missing label key counts as unknown, -1) of a
+    batch of ``n`` patches."""
+    columns = {"patient_id": _numpy(batch["patient_id"]).astype(str).reshape(n)}
+    for key in LABEL_KEYS:
+        columns[key] = _numpy(batch[key]).astype(np.int64).reshape(n) if key in batch else np.full(n, UNKNOWN)
+    return columns
+
+
+class EmbeddingTable:
+    """Accumulates embedded batches into the table :func:`run_probe_tasks` takes.
+
+    ``add(embeddings, labels)``: ``embeddings`` maps a name to its ``(B, D)`` array (one name, ``"embedding"``,
+    for a single encoder); ``labels`` is :func:`batch_labels`. ``table(name)`` concatenates them into
+    ``{"embedding", "patient_id", "abnormal", "birads", "malignant"}``.
+    """
+
+    def __init__(self) -> None:
+        self.embeddings: dict[str, list[np.ndarray]] = {}
+        self.labels: dict[str, list[np.ndarray]] = {key: [] for key in ("patient_id", *LABEL_KEYS)}
+
+    def __len__(self) -> int:
+        return sum(part.size for part in self.labels["patient_id"])
+
+    def add(self, embeddings: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> None:
+        for name, value in embeddings.items():
+            self.embeddings.setdefault(name, []).append(value)
+        for key, value in labels.items():
+            self.labels[key].append(value)
+
+    def table(self, name: str = "embedding") -> dict[str, np.ndarray]:
+        if not self.labels["patient_id"]:
+            raise ValueError("no patches to embed: the loader is empty")
+        labels = {key: np.concatenate(parts) for key, parts in self.labels.items()}
+        return {"embedding": np.concatenate(self.embeddings[name]), **labels}
+
+
 def embed_patches(
     encoder: nn.Module,
     loader_or_arrays: Mapping | Iterable[Mapping],
@@ -146,6 +237,8 @@ def embed_patches(
     batch_size: int = 64,
     device: torch.device | str | None = None,
     progress: bool = True,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
 ) -> dict[str, np.ndarray]:
     """Embed labelled patches with a frozen encoder (eval mode, no gradients; its mode is restored).
 
@@ -156,33 +249,23 @@ def embed_patches(
             ``"malignant"`` (-1 when unknown; a missing label key counts as unknown).
         batch_size: batch size when ``loader_or_arrays`` is a dict of arrays.
         device: where to run the encoder; default: where its parameters are.
+        autocast_dtype, channels_last: see :func:`embed_batch`.
 
     Returns:
         ``{"embedding": (N, D) float32, "patient_id": (N,) str, "abnormal"/"birads"/"malignant": (N,) int64}``.
     """
     if device is None:
         device = next(iter(encoder.parameters()), torch.empty(0)).device
-    was_training = encoder.training
-    encoder.eval()
-    columns: dict[str, list[np.ndarray]] = {key: [] for key in ("embedding", "patient_id", *LABEL_KEYS)}
+    table = EmbeddingTable()
     is_loader = not isinstance(loader_or_arrays, Mapping)
     total = len(loader_or_arrays) if is_loader and hasattr(loader_or_arrays, "__len__") else None
-    try:
+    with frozen(encoder):
         for batch in tqdm(_batches(loader_or_arrays, batch_size), total=total, desc="embedding", disable=not progress):
-            image = batch["image"]
-            image = image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
-            embedding = encoder(image.to(device=device, dtype=torch.float32))
-            n = embedding.shape[0]
-            columns["embedding"].append(_numpy(embedding).astype(np.float32).reshape(n, -1))
-            columns["patient_id"].append(_numpy(batch["patient_id"]).astype(str).reshape(n))
-            for key in LABEL_KEYS:
-                value = _numpy(batch[key]).astype(np.int64).reshape(n) if key in batch else np.full(n, UNKNOWN)
-                columns[key].append(value)
-    finally:
-        encoder.train(was_training)
-    if not columns["embedding"]:
-        raise ValueError("no patches to embed: the loader is empty")
-    return {key: np.concatenate(parts) for key, parts in columns.items()}
+            embedding = embed_batch(
+                encoder, batch["image"], device, autocast_dtype=autocast_dtype, channels_last=channels_last
+            )
+            table.add({"embedding": embedding}, batch_labels(batch, embedding.shape[0]))
+    return table.table()
 
 
 def _task_subset(table: Mapping[str, np.ndarray], task: str) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +283,15 @@ def _task_subset(table: Mapping[str, np.ndarray], task: str) -> tuple[np.ndarray
 
 class TaskSkipped(Exception):
     """A probe task that cannot be measured on these data; the message says why."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What one probe task measured: its samples' labels and patient ids, and the cross-validated probe."""
+
+    labels: np.ndarray
+    groups: np.ndarray
+    result: ProbeResult
 
 
 def _task_data(table: Mapping[str, np.ndarray], task: str, n_splits: int, min_samples: int, min_patients: int):
@@ -232,8 +324,8 @@ def _task_data(table: Mapping[str, np.ndarray], task: str, n_splits: int, min_sa
     return index, labels[index]
 
 
-def _probe_task(table, task: str, out_dir: Path, probe: LinearProbe, settings: dict) -> dict:
-    """Cross-validate the probe on one task, draw its ROC figure and return its metrics entry."""
+def _probe_task(table, task: str, out_dir: Path, probe: LinearProbe, settings: dict) -> tuple[dict, TaskOutcome]:
+    """Cross-validate the probe on one task, draw its ROC figure; its metrics entry and its predictions."""
     index, labels = _task_data(
         table, task, settings["n_splits"], settings["min_samples_per_class"], settings["min_patients_per_class"]
     )
@@ -248,13 +340,14 @@ def _probe_task(table, task: str, out_dir: Path, probe: LinearProbe, settings: d
     classes = [c.item() for c in result.classes]
     title = f"{task} ({result.metric_name})"
     plot_roc(out_dir / f"roc_{task}.png", labels, result.oof_proba, classes, title=title, result=result.metric)
-    return {
+    entry = {
         "metric": result.metric_name,
         **result.metric.as_dict(),
         "n_patients": int(np.unique(groups).size),
         "classes": classes,
         "class_counts": {str(c): int((labels == c).sum()) for c in classes},
     }
+    return entry, TaskOutcome(labels, groups, result)
 
 
 def _write_reports(report: dict, out_dir: Path) -> None:
@@ -286,12 +379,35 @@ def run_probe_tasks(
     (macro AUC over the BI-RADS classes with at least ``min_samples_per_class`` patches from
     ``min_patients_per_class`` patients), ``malignant`` (malignant vs benign among abnormal patches of
     known pathology). A task lacking two such classes, or ``n_splits`` patients, is skipped with the
-    reason logged and recorded.
+    reason logged and recorded. Every confidence interval is patient-level: the bootstrap resamples
+    patients, not patches (``settings["bootstrap_unit"]``).
 
     Writes ``metrics.json`` (``tasks``, ``skipped`` reasons, ``settings``), ``metrics.csv`` (one row per
     computed task: task, metric, value, ci_low, ci_high, n, n_patients) and ``roc_<task>.png``; returns the
     json content.
     """
+    report, _ = probe_tasks(
+        table, out_dir, tasks, n_splits=n_splits, seed=seed, n_bootstrap=n_bootstrap, confidence=confidence,
+        min_samples_per_class=min_samples_per_class, min_patients_per_class=min_patients_per_class, probe=probe,
+    )
+    return report
+
+
+def probe_tasks(
+    table: Mapping[str, np.ndarray],
+    out_dir: str | Path,
+    tasks: Iterable[str] = TASKS,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    min_samples_per_class: int = 10,
+    min_patients_per_class: int = 2,
+    probe: LinearProbe | None = None,
+) -> tuple[dict, dict[str, TaskOutcome]]:
+    """:func:`run_probe_tasks` that also returns each computed task's :class:`TaskOutcome` (labels, patient
+    ids and out-of-fold predictions), e.g. to draw several encoders' ROC curves on one figure."""
     tasks = tuple(tasks)
     unknown = set(tasks) - set(TASKS)
     if unknown:
@@ -305,17 +421,19 @@ def run_probe_tasks(
         "confidence": confidence,
         "min_samples_per_class": min_samples_per_class,
         "min_patients_per_class": min_patients_per_class,
+        "bootstrap_unit": "patient",
     }
     probe = LinearProbe() if probe is None else probe
     report: dict = {"tasks": {}, "skipped": {}, "settings": settings}
+    outcomes: dict[str, TaskOutcome] = {}
     for task in tasks:
         try:
-            report["tasks"][task] = _probe_task(table, task, out_dir, probe, settings)
+            report["tasks"][task], outcomes[task] = _probe_task(table, task, out_dir, probe, settings)
         except TaskSkipped as skip:
             logger.warning("linear probe: skipping task %s: %s", task, skip)
             report["skipped"][task] = str(skip)
     _write_reports(report, out_dir)
-    return report
+    return report, outcomes
 
 
 def evaluate_encoder(

@@ -1,4 +1,21 @@
-"""ROC AUC with stratified-bootstrap confidence intervals, binary and macro one-vs-rest."""
+"""ROC AUC with bootstrap confidence intervals, binary and macro one-vs-rest.
+
+Two bootstraps:
+
+- **Sample-level** (``groups=None``): samples are resampled with replacement *within each class*
+  (stratified), so every replicate keeps each class's count and no replicate lacks a class.
+- **Cluster-level** (``groups`` given, e.g. patient ids): whole clusters are resampled with replacement,
+  every sample of a drawn cluster entering the replicate as often as its cluster was drawn. Patches of one
+  patient are correlated, so this is the bootstrap to use when several samples come from one patient: the
+  sample-level one treats them as independent and gives intervals that are too narrow. Stratifying by class
+  is not possible here (a patient may hold both classes), so a replicate may lack a class; such
+  replicates have no AUC and are discarded and redrawn until ``n_bootstrap`` valid ones are collected
+  (for the macro AUC a replicate is valid when it holds every class present in ``y_true``). The interval
+  is thus conditional on every class being present. If valid replicates are too rare (fewer than
+  ``1 / _MAX_DRAWS_PER_REPLICATE`` of the draws), a ``ValueError`` says so.
+
+The point estimate is always the AUC on all samples; only the interval depends on ``groups``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +26,8 @@ from scipy.stats import rankdata
 
 # bootstrap replicates are ranked in blocks of about this many scores, to bound memory
 _BLOCK_SCORES = 2_000_000
+# cluster bootstrap: give up when more than this many replicates per requested one had to be drawn
+_MAX_DRAWS_PER_REPLICATE = 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,40 @@ def _auc_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     return (ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+class _WeightedAUC:
+    """Mann-Whitney AUC of fixed ``scores`` (n,) under per-sample weights, for many weight rows at once.
+
+    With integer weights (multiplicities) the result equals the AUC of the sample in which each item is
+    repeated as often as its weight (ties count one half), which is what a cluster bootstrap replicate is.
+    Sorting happens once; each call is then a cumulative sum per row.
+    """
+
+    def __init__(self, scores: np.ndarray, positive: np.ndarray) -> None:
+        self.order = np.argsort(scores, kind="stable")
+        ordered = scores[self.order]
+        self.positive = positive[self.order]
+        # tie block of each sorted position: [start, end) in sorted order
+        new_block = np.r_[True, ordered[1:] != ordered[:-1]]
+        starts = np.flatnonzero(new_block)
+        ends = np.r_[starts[1:], ordered.size]
+        block = np.cumsum(new_block) - 1
+        self.start, self.end = starts[block], ends[block]
+
+    def __call__(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """AUC per row of ``weights`` (R, n) and whether the row holds both classes (else the AUC is NaN)."""
+        w = weights[:, self.order].astype(np.float64)
+        negative = np.where(self.positive, 0.0, w)
+        below = np.zeros((w.shape[0], w.shape[1] + 1))
+        np.cumsum(negative, axis=1, out=below[:, 1:])  # below[:, i]: negative weight of sorted positions < i
+        beaten = below[:, self.start] + 0.5 * (below[:, self.end] - below[:, self.start])
+        w_pos = w[:, self.positive].sum(axis=1)
+        w_neg = below[:, -1]
+        valid = (w_pos > 0) & (w_neg > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = (w[:, self.positive] * beaten[:, self.positive]).sum(axis=1) / (w_pos * w_neg)
+        return np.where(valid, auc, np.nan), valid
+
+
 def _class_members(y_true: np.ndarray, classes: np.ndarray, what: str) -> list[np.ndarray]:
     members = [np.flatnonzero(y_true == c) for c in classes]
     present = [c for c, m in zip(classes, members) if m.size]
@@ -40,16 +93,26 @@ def _class_members(y_true: np.ndarray, classes: np.ndarray, what: str) -> list[n
     return members
 
 
+def _check_bootstrap(n_bootstrap: int, confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
+
+
+def _interval(value: float, replicates: np.ndarray, confidence: float, n: int) -> MetricResult:
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(replicates, [alpha, 1 - alpha])
+    return MetricResult(float(value), float(low), float(high), n)
+
+
 def _stratified_bootstrap(members: list[np.ndarray], statistic, n_bootstrap: int, confidence: float, seed: int):
     """Point estimate and percentile CI of ``statistic``, resampling within each class with replacement.
 
     ``statistic(index)`` takes an ``(R, n)`` block of sample indices laid out class by class (the layout of
     ``members``), so every replicate keeps each class's count and no replicate lacks a class.
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    if n_bootstrap < 1:
-        raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
+    _check_bootstrap(n_bootstrap, confidence)
     value = float(statistic(np.concatenate(members)[None, :])[0])
     rng = np.random.default_rng(seed)
     n = sum(m.size for m in members)
@@ -59,13 +122,63 @@ def _stratified_bootstrap(members: list[np.ndarray], statistic, n_bootstrap: int
         size = min(block, n_bootstrap - start)
         index = np.concatenate([rng.choice(m, size=(size, m.size)) for m in members if m.size], axis=1)
         replicates.append(statistic(index))
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(np.concatenate(replicates), [alpha, 1 - alpha])
-    return MetricResult(value, float(low), float(high), n)
+    return _interval(value, np.concatenate(replicates), confidence, n)
 
 
-def roc_auc(y_true, y_score, *, n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0) -> MetricResult:
-    """Binary ROC AUC (positive class: the larger label) with a stratified bootstrap CI.
+def _group_codes(groups, n: int) -> tuple[np.ndarray, int]:
+    groups = np.asarray(groups).ravel()
+    if groups.size != n:
+        raise ValueError(f"groups must hold one entry per sample: {groups.size} groups for {n} samples")
+    _, codes = np.unique(groups, return_inverse=True)
+    return codes.ravel(), int(codes.max()) + 1
+
+
+def _cluster_bootstrap(
+    codes: np.ndarray, n_groups: int, statistic, n_bootstrap: int, confidence: float, seed: int
+) -> MetricResult:
+    """Point estimate and percentile CI of ``statistic``, resampling whole clusters with replacement.
+
+    ``statistic(weights)`` takes an ``(R, n)`` block of per-sample multiplicities and returns the ``(R,)``
+    values and a ``(R,)`` validity mask; invalid replicates (a class missing) are redrawn.
+    """
+    _check_bootstrap(n_bootstrap, confidence)
+    n = codes.size
+    value = float(statistic(np.ones((1, n)))[0][0])
+    rng = np.random.default_rng(seed)
+    block = max(1, _BLOCK_SCORES // n)
+    uniform = np.full(n_groups, 1.0 / n_groups)
+    max_draws = _MAX_DRAWS_PER_REPLICATE * n_bootstrap
+    replicates, collected, drawn = [], 0, 0
+    while collected < n_bootstrap:
+        if drawn >= max_draws:
+            raise ValueError(
+                f"cluster bootstrap: only {collected} of {drawn} replicates drawn from {n_groups} clusters hold "
+                "every class; too few clusters (patients) carry the rarer classes for a cluster-level interval"
+            )
+        size = min(block, n_bootstrap - collected)
+        counts = rng.multinomial(n_groups, uniform, size=size)  # times each cluster is drawn, per replicate
+        values, valid = statistic(counts[:, codes])
+        drawn += size
+        replicates.append(values[valid])
+        collected += int(valid.sum())
+    return _interval(value, np.concatenate(replicates)[:n_bootstrap], confidence, n)
+
+
+def roc_auc(
+    y_true,
+    y_score,
+    *,
+    groups=None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> MetricResult:
+    """Binary ROC AUC (positive class: the larger label) with a bootstrap CI.
+
+    Args:
+        groups: optional ``(n,)`` cluster labels (patient ids). Given: the CI comes from a cluster bootstrap
+            resampling whole clusters (replicates lacking a class are redrawn, see the module docstring);
+            otherwise from a bootstrap stratified by class over samples.
 
     Raises:
         ValueError: when ``y_true`` holds fewer or more than two classes, or shapes differ.
@@ -80,6 +193,10 @@ def roc_auc(y_true, y_score, *, n_bootstrap: int = 1000, confidence: float = 0.9
             f"roc_auc is binary; y_true holds {classes.size} classes {classes.tolist()}: use macro_roc_auc"
         )
     members = _class_members(y_true, classes, "ROC AUC")
+    if groups is not None:
+        codes, n_groups = _group_codes(groups, y_true.size)
+        statistic = _WeightedAUC(y_score, y_true == classes[1])
+        return _cluster_bootstrap(codes, n_groups, statistic, n_bootstrap, confidence, seed)
     positive = np.zeros(y_true.size, dtype=bool)
     positive[members[0].size :] = True  # layout: negatives then positives
 
@@ -89,7 +206,14 @@ def roc_auc(y_true, y_score, *, n_bootstrap: int = 1000, confidence: float = 0.9
 
 
 def macro_roc_auc(
-    y_true, y_score, classes=None, *, n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0
+    y_true,
+    y_score,
+    classes=None,
+    *,
+    groups=None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> MetricResult:
     """Macro average of the one-vs-rest ROC AUCs over the classes present in ``y_true``, with a CI.
 
@@ -98,6 +222,8 @@ def macro_roc_auc(
         y_score: ``(n, K)`` scores, column ``k`` for ``classes[k]``.
         classes: the labels of the columns; default: the sorted unique labels of ``y_true``. Columns of
             classes absent from ``y_true`` are ignored.
+        groups: optional ``(n,)`` cluster labels (patient ids) for a cluster bootstrap; replicates lacking
+            any class present in ``y_true`` are redrawn (see the module docstring).
 
     Raises:
         ValueError: when fewer than two classes are present or shapes do not match.
@@ -111,6 +237,17 @@ def macro_roc_auc(
         raise ValueError(f"y_true holds labels outside classes {classes.tolist()}: {np.setdiff1d(y_true, classes)}")
     members = _class_members(y_true, classes, "macro ROC AUC")
     present = [k for k, m in enumerate(members) if m.size]
+
+    if groups is not None:
+        codes, n_groups = _group_codes(groups, y_true.size)
+        per_class = [_WeightedAUC(y_score[:, k], y_true == classes[k]) for k in present]
+
+        def weighted_statistic(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            aucs, valid = zip(*(auc(weights) for auc in per_class))
+            return np.mean(aucs, axis=0), np.logical_and.reduce(valid)
+
+        return _cluster_bootstrap(codes, n_groups, weighted_statistic, n_bootstrap, confidence, seed)
+
     offsets = np.cumsum([0] + [members[k].size for k in present])
     blocks = []
     for i, k in enumerate(present):

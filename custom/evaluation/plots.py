@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,24 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from .metrics import MetricResult
+
+
+def _new_axes() -> tuple[Figure, object]:
+    fig = Figure(figsize=(4.5, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _finish(fig: Figure, ax, title: str, path: str | Path) -> Path:
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
 
 
 def plot_roc(
@@ -28,22 +47,35 @@ def plot_roc(
         curves = [(classes[1], 1, f"positive: {classes[1]}")]
     else:
         curves = [(c, k, f"{c} vs rest") for k, c in enumerate(classes)]
-    fig = Figure(figsize=(4.5, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_axes()
     for label, k, name in curves:
         positive = y_true == label
         if positive.any() and not positive.all():
             fpr, tpr, _ = roc_curve(positive, y_score[:, k])
             ax.plot(fpr, tpr, label=f"{name} (n={int(positive.sum())})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
     if result is not None:
         title = f"{title}\nAUC {result.value:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}]"
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _finish(fig, ax, title, path)
+
+
+def plot_roc_comparison(
+    path: str | Path, curves: Iterable[tuple[str, object, object, MetricResult | None]], *, title: str
+) -> Path:
+    """Write one ROC figure (PNG) with a binary curve per model, e.g. several encoders on one task.
+
+    ``curves``: ``(name, y_true, y_score, result)`` per model; ``y_true`` is binary (positive: ``True``/1),
+    ``y_score`` ``(n,)`` the positive-class score, ``result`` (optional) puts the AUC and its confidence
+    interval in the legend. A model whose ``y_true`` holds a single class gets a legend entry but no curve.
+    """
+    fig, ax = _new_axes()
+    for name, y_true, y_score, result in curves:
+        positive = np.asarray(y_true).ravel().astype(bool)
+        label = name
+        if result is not None:
+            label = f"{name}: AUC {result.value:.3f} [{result.ci_low:.3f}, {result.ci_high:.3f}]"
+        if positive.any() and not positive.all():
+            fpr, tpr, _ = roc_curve(positive, np.asarray(y_score, dtype=np.float64).ravel())
+            ax.plot(fpr, tpr, label=label)
+        else:
+            ax.plot([], [], label=f"{label} (one class only)")
+    return _finish(fig, ax, title, path)
