@@ -1,0 +1,114 @@
+"""The bundle's training configs run through MONAI's ConfigWorkflow, resume exactly, and run under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import ConfigWorkflow
+
+from custom.engines import CoTrainingIteration, MixedPrecision, SoftLabelBank
+from custom.networks import SiameseEncoder
+
+BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel"
+CONFIGS = BUNDLE / "configs"
+TINY = {"pairs_per_exam": 4, "batch_size": 8, "warmup_epochs": 1}
+
+
+def _workflow(config_files, bundle_root: Path, dataset_dir: Path, **overrides) -> ConfigWorkflow:
+    files = [str(CONFIGS / name) for name in config_files]
+    return ConfigWorkflow(
+        config_file=files if len(files) > 1 else files[0],
+        meta_file=str(CONFIGS / "metadata.json"),
+        logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train",
+        run_id="training",
+        bundle_root=str(bundle_root),
+        dataset_dir=str(dataset_dir),
+        **{**TINY, **overrides},
+    )
+
+
+def _train(bundle_root: Path, dataset_dir: Path, **overrides) -> None:
+    workflow = _workflow(["train.json"], bundle_root, dataset_dir, **overrides)
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+
+
+def test_train_config_has_every_required_property(tmp_path, synthetic_vindr):
+    workflow = _workflow(["train.json"], tmp_path, synthetic_vindr)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+
+
+def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, synthetic_vindr):
+    _train(tmp_path, synthetic_vindr, max_epochs=2)
+    models = tmp_path / "models"
+    encoder = SiameseEncoder()
+    encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
+    for name in ("net_a.pt", "net_b.pt", "checkpoint.pt"):
+        torch.load(models / name, weights_only=True)
+    stats = json.loads((tmp_path / "logs" / "soft_label_stats.json").read_text())
+    assert [record["epoch"] for record in stats] == [2, 2]  # refresh before epoch 2, and after training
+    assert stats[-1]["after_training"] is True
+    final = stats[-1]["net_a"]
+    assert len(final["gmm_means"]) == 2 or final["fallback"]
+    assert set(final["soft_labels_unpinned"]) >= {"lesion", "candidate_normal", "normal_normal"}
+    assert any((tmp_path / "logs").glob("events.out.tfevents.*"))
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, synthetic_vindr):
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    cache = tmp_path / "cache"
+    _train(straight, synthetic_vindr, max_epochs=3, cache_dir=str(cache))
+    _train(interrupted, synthetic_vindr, max_epochs=2, cache_dir=str(cache))
+    _train(interrupted, synthetic_vindr, max_epochs=3, cache_dir=str(cache))
+    expected = torch.load(straight / "models" / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(interrupted / "models" / "checkpoint.pt", weights_only=True)
+    assert resumed["trainer"] == expected["trainer"]
+    for key, value in expected["network"].items():
+        torch.testing.assert_close(resumed["network"][key], value, msg=f"{key} differs after resume")
+    torch.testing.assert_close(resumed["bank"]["from_a"], expected["bank"]["from_a"])
+
+
+def test_non_finite_distance_stops_with_a_clear_message():
+    class Diverged(torch.nn.Module):
+        def forward(self, image_a, image_b):
+            nan = torch.full((image_a.shape[0],), float("nan"), requires_grad=True)
+            return {"distance_a": nan, "distance_b": nan}
+
+    class State:
+        epoch, iteration = 3, 17
+
+    class Engine:
+        network = Diverged()
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        loss_function = None
+        state = State()
+
+    step = CoTrainingIteration(SoftLabelBank([0, -1]), MixedPrecision("cpu", enabled=False))
+    batch = {"image_a": torch.zeros(2, 1, 8, 8), "image_b": torch.zeros(2, 1, 8, 8), "index": torch.tensor([0, 1])}
+    with pytest.raises(FloatingPointError, match="epoch 3, iteration 17"):
+        step(Engine(), batch)
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path, synthetic_vindr):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+        "-m", "monai.bundle", "run", "training",
+        "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
+        "--bundle_root", str(tmp_path), "--dataset_dir", str(synthetic_vindr),
+        "--max_epochs", "2", "--pairs_per_exam", "4", "--batch_size", "8",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=BUNDLE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "models" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["trainer"]["epoch"] == 2
+    assert (tmp_path / "logs" / "soft_label_stats.json").exists()
