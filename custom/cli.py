@@ -40,5 +40,12 @@ COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench}
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Runs a command; bad input ends with a one-line error naming the file and the problem, not a traceback."""
+    from custom.data.errors import MammogramReadError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    fire.Fire(COMMANDS, command=argv if argv is not None else sys.argv[1:], name="python -m custom")
+    try:
+        fire.Fire(COMMANDS, command=argv if argv is not None else sys.argv[1:], name="python -m custom")
+    except (MammogramReadError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

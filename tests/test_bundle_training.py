@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -45,6 +46,32 @@ def test_train_config_has_every_required_property(tmp_path, synthetic_vindr):
     workflow = _workflow(["train.json"], tmp_path, synthetic_vindr)
     workflow.initialize()
     assert workflow.check_properties() == []
+
+
+def test_train_and_evaluate_configs_have_every_required_property(tmp_path, synthetic_vindr):
+    workflow = _workflow(["train.json", "evaluate.json"], tmp_path, synthetic_vindr)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+
+
+def test_evaluation_compares_trained_and_random_encoders(tmp_path, synthetic_vindr):
+    _train(tmp_path, synthetic_vindr, max_epochs=1)
+    workflow = ConfigWorkflow(
+        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")],
+        meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train", run_id="evaluating", bundle_root=str(tmp_path), dataset_dir=str(synthetic_vindr),
+        probe_splits=["train", "val", "test"], **TINY,
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    rows = list(csv.DictReader(open(tmp_path / "eval" / "comparison.csv")))
+    abnormal = {row["encoder"]: row for row in rows if row["task"] == "abnormal"}
+    assert set(abnormal) == {"siamese_softlabel", "random_init"}
+    for row in abnormal.values():
+        assert 0.0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1.0
+    assert (tmp_path / "eval" / "roc_abnormal_comparison.png").stat().st_size > 0
+    assert (tmp_path / "eval" / "siamese_softlabel" / "metrics.json").exists()
 
 
 def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, synthetic_vindr):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -88,6 +89,20 @@ def test_monochrome1_is_inverted_so_bright_is_dense(tmp_path: Path, breast) -> N
     assert decoded.photometric == "MONOCHROME1"
     assert decoded.pixels[truth].mean() > decoded.pixels[~truth].mean() + 1000
     np.testing.assert_array_equal(decoded.pixels, np.round(image * 4095))
+
+
+def test_raw_for_processing_exposure_is_log_transformed(tmp_path: Path, breast) -> None:
+    """Raw detector exposure falls exponentially with density; decoding must make it linear again."""
+    image, truth = breast
+    exposure = np.exp(-3.0 * image)
+    path = write_mammogram_dicom(tmp_path / "raw.dcm", exposure / exposure.max(), presentation_intent="FOR PROCESSING")
+    ds = pydicom.dcmread(path)
+    ds.PhotometricInterpretation = "MONOCHROME1"  # raw exposure: high values are bright on the detector
+    ds.save_as(path)
+    decoded = read_dicom(path)
+    inside = truth & (image > 0.05)
+    assert np.corrcoef(decoded.pixels[inside], image[inside])[0, 1] > 0.99
+    assert decoded.pixels[truth].mean() > decoded.pixels[~truth].mean()
 
 
 def windowed(values: np.ndarray, centre: float, width: float) -> np.ndarray:

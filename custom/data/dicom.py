@@ -115,12 +115,21 @@ def display_table(ds: Dataset, bits_stored: int) -> np.ndarray:
 
     VOI: the first VOI LUT or window when several exist; none: the modality values unchanged, i.e. the
     full stored range is kept and left to the reader's normalisation.
+
+    A ``FOR PROCESSING`` image stored as ``MONOCHROME1`` holds raw detector exposure, which falls
+    exponentially with attenuation; its display value is ``-log(exposure)`` (attenuation), so that it
+    looks like a presentation image after normalisation instead of a washed-out one.
     """
     codes = np.arange(1 << bits_stored, dtype=np.int64)
     if int(ds.get("PixelRepresentation", 0)) == 1:
         codes = np.where(codes >= 1 << (bits_stored - 1), codes - (1 << bits_stored), codes)
-    values = apply_voi_lut(apply_modality_lut(codes, ds), ds, index=0).astype(np.float64)
-    if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+    modality = apply_modality_lut(codes, ds).astype(np.float64)
+    monochrome1 = str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
+    if monochrome1 and str(ds.get("PresentationIntentType", "")).strip().upper() == "FOR PROCESSING":
+        span = max(modality.max() - modality.min(), 1.0)
+        return (-np.log(np.clip((modality - modality.min()) / span, 1e-4, 1.0))).astype(np.float32)
+    values = apply_voi_lut(modality, ds, index=0).astype(np.float64)
+    if monochrome1:
         values = values.max() + values.min() - values
     return values.astype(np.float32)
 

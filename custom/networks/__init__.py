@@ -1,5 +1,5 @@
 """Siamese encoders for contralateral patch pairs."""
 
-from .siamese import CoTrainedSiamesePair, SiameseEncoder, pair_distance
+from .siamese import CoTrainedSiamesePair, SiameseEncoder, pair_distance, seeded_encoder
 
-__all__ = ["CoTrainedSiamesePair", "SiameseEncoder", "pair_distance"]
+__all__ = ["CoTrainedSiamesePair", "SiameseEncoder", "pair_distance", "seeded_encoder"]

@@ -88,7 +88,7 @@ class SiameseEncoder(nn.Module):
         return pair_distance(za, zb)
 
 
-def _seeded_encoder(seed: int, encoder_kwargs: dict) -> SiameseEncoder:
+def seeded_encoder(seed: int, **encoder_kwargs) -> SiameseEncoder:
     """Build an encoder from its own seed without disturbing the caller's global RNG state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -114,8 +114,8 @@ class CoTrainedSiamesePair(nn.Module):
         super().__init__()
         if seeds[0] == seeds[1]:
             raise ValueError(f"the two networks need different seeds, got {seeds}")
-        self.net_a = _seeded_encoder(seeds[0], encoder_kwargs)
-        self.net_b = _seeded_encoder(seeds[1], encoder_kwargs)
+        self.net_a = seeded_encoder(seeds[0], **encoder_kwargs)
+        self.net_b = seeded_encoder(seeds[1], **encoder_kwargs)
 
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"distance_a": (B,), "distance_b": (B,)}``: each network's distance for every pair."""
