@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +25,15 @@ def _plain_pydicom_seconds(paths: list[str]) -> float:
 
 
 def bench_data(data: str | None = None, studies: int = 40, preset: str = "default", patch: str = "96",
-               num_workers: int = 0, seed: int = 0) -> dict:
+               num_workers: int | None = None, seed: int = 0) -> dict:
     """Prints images/s from DICOM to the aligned-exam cache, the plain-decoding rate, and their ratio.
 
     Without ``data`` a synthetic VinDr-layout set of ``studies`` studies is generated first (not timed).
+    ``num_workers`` defaults to the CPU count (at most 8), as in the bundle; the plain-decoding reference
+    is the single-process loop a user would write.
     """
+    if num_workers is None:
+        num_workers = min(os.cpu_count() or 1, 8)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(data) if data else Path(scratch) / "data"
         if data is None:

@@ -21,7 +21,7 @@ THRESHOLD_FRACTION = 1 / 3
 MAX_BORDER_FRACTION = 0.1
 
 
-def breast_mask(image: np.ndarray, *, work_size: int = 512, min_threshold: float = 0.05) -> np.ndarray:
+def breast_mask(image: np.ndarray, *, work_size: int = 256, min_threshold: float = 0.05) -> np.ndarray:
     """Boolean breast mask of a float image in [0, 1] (bright = dense), same shape as ``image``.
 
     Steps: uniform lines along the edges (scanner borders) are set aside; Otsu's threshold, lowered
