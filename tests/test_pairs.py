@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -153,3 +154,15 @@ def test_intensity_registration_option_keeps_the_breasts_aligned(manifest, tmp_p
     for record in records:
         stack = record.load()
         assert mask_iou(stack[2] > 0.5, stack[3] > 0.5) >= 0.8
+
+
+def test_cache_is_found_from_another_working_directory(manifest, tmp_path, monkeypatch):
+    """A relative cache folder (the bundle's default) must still work when the run starts elsewhere."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = prepare_exams(manifest, "../cache", spacing=0.5, progress=False)
+    monkeypatch.chdir(tmp_path / "b")
+    moved = prepare_exams(manifest, tmp_path / "cache", spacing=0.5, progress=False)
+    assert [r.key for r in moved] == [r.key for r in first]
+    assert all(Path(r.array_path).is_absolute() and r.load().shape[0] == 4 for r in moved)

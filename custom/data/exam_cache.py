@@ -77,8 +77,10 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
     """Reads, aligns and stores one study-view; returns the record as a dict (picklable for workers)."""
     key = _cache_key(rows, settings)
     record_path = Path(cache_dir) / f"{key}.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
+    array_path = Path(cache_dir) / f"{key}.npy"
+    if record_path.exists() and array_path.exists():
+        # the array's location is rebuilt here, so a cache stays valid when moved or reached by another path
+        return {**json.loads(record_path.read_text()), "array_path": str(array_path)}
 
     by_side = {row.laterality: row for row in rows.itertuples()}
     reference_row, moving_row = by_side[REFERENCE_SIDE], by_side[MOVING_SIDE]
@@ -98,7 +100,6 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
     aligned_mask = affine.warp(moving_meta["mask"].astype(np.float32), reference.shape, order=0) > 0.5
 
     stack = np.stack([reference, aligned, reference_meta["mask"], aligned_mask]).astype(np.float16)
-    array_path = Path(cache_dir) / f"{key}.npy"
     _atomic_save(array_path, stack)
 
     findings = []
@@ -173,7 +174,7 @@ def prepare_exams(
     if registration not in REGISTRATION_MODES:
         raise ValueError(f"registration must be one of {REGISTRATION_MODES}, got {registration!r}")
     report = report if report is not None else SkipReport()
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     settings = {"spacing": spacing, "downsample": downsample, "registration": registration}
     groups = _study_views(manifest, report)
