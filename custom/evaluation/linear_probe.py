@@ -360,19 +360,7 @@ def _write_reports(report: dict, out_dir: Path) -> None:
             writer.writerow([task, row["metric"], *(row[key] for key in CSV_COLUMNS[2:])])
 
 
-def run_probe_tasks(
-    table: Mapping[str, np.ndarray],
-    out_dir: str | Path,
-    tasks: Iterable[str] = TASKS,
-    *,
-    n_splits: int = 5,
-    seed: int = 0,
-    n_bootstrap: int = 1000,
-    confidence: float = 0.95,
-    min_samples_per_class: int = 10,
-    min_patients_per_class: int = 2,
-    probe: LinearProbe | None = None,
-) -> dict:
+def run_probe_tasks(table: Mapping[str, np.ndarray], out_dir: str | Path, tasks: Iterable[str] = TASKS, **options) -> dict:
     """Cross-validated linear probes on embedded patches, written to ``out_dir``.
 
     ``table`` is what :func:`embed_patches` returns. Tasks: ``abnormal`` (abnormal vs normal), ``birads``
@@ -385,12 +373,10 @@ def run_probe_tasks(
     Writes ``metrics.json`` (``tasks``, ``skipped`` reasons, ``settings``), ``metrics.csv`` (one row per
     computed task: task, metric, value, ci_low, ci_high, n, n_patients) and ``roc_<task>.png``; returns the
     json content.
+
+    Keyword options are those of :func:`probe_tasks`.
     """
-    report, _ = probe_tasks(
-        table, out_dir, tasks, n_splits=n_splits, seed=seed, n_bootstrap=n_bootstrap, confidence=confidence,
-        min_samples_per_class=min_samples_per_class, min_patients_per_class=min_patients_per_class, probe=probe,
-    )
-    return report
+    return probe_tasks(table, out_dir, tasks, **options)[0]
 
 
 def probe_tasks(
