@@ -1,11 +1,39 @@
 """Evaluation of frozen encoders: linear probes, ROC AUC with bootstrap CIs, ROC figures."""
 
+from .froc import (
+    FP_RATES,
+    DetectionResult,
+    ExamScore,
+    FrocCurve,
+    FrocResult,
+    ImageDetections,
+    evaluate_detection,
+    exam_auc,
+    froc_at,
+    froc_curve,
+    sensitivity_at,
+    write_detection_report,
+)
+from .froc_plots import plot_froc
 from .linear_probe import TASKS, LinearProbe, ProbeResult, embed_patches, evaluate_encoder, run_probe_tasks
 from .metrics import MetricResult, macro_roc_auc, roc_auc
 from .plots import plot_roc, plot_roc_comparison
 from .probe_evaluator import LinearProbeEvaluator
 
 __all__ = [
+    "FP_RATES",
+    "DetectionResult",
+    "ExamScore",
+    "FrocCurve",
+    "FrocResult",
+    "ImageDetections",
+    "evaluate_detection",
+    "exam_auc",
+    "froc_at",
+    "froc_curve",
+    "sensitivity_at",
+    "write_detection_report",
+    "plot_froc",
     "TASKS",
     "LinearProbe",
     "LinearProbeEvaluator",
