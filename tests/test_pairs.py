@@ -106,6 +106,17 @@ def test_pair_dataset_is_deterministic_and_weakly_labelled(exams):
     assert (unsupervised.weak_labels == WEAK_UNKNOWN).all()
 
 
+def test_candidate_exams_can_contribute_more_pairs(exams):
+    plain = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=4, seed=5)
+    more = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=4, seed=5, candidate_pairs_per_exam=12)
+    per_exam = lambda ds, weak: np.bincount(ds.table[ds.weak_labels == weak, 0], minlength=len(exams))  # noqa: E731
+    np.testing.assert_array_equal(per_exam(plain, WEAK_NORMAL), per_exam(more, WEAK_NORMAL))
+    candidates = [i for i, exam in enumerate(exams) if not exam.is_normal_pair]
+    assert (per_exam(plain, WEAK_UNKNOWN)[candidates] <= 4).all()
+    assert per_exam(more, WEAK_UNKNOWN)[candidates].max() == 12
+    assert more.truth.sum() > plain.truth.sum()  # more candidate pairs, more of them on the lesion
+
+
 def test_labelled_patches_carry_finding_labels(exams):
     patches = LabelledPatchDataset(exams, patch_size=64, normal_per_exam=2, seed=0)
     n_findings = sum(len(exam.findings) for exam in exams)

@@ -53,6 +53,10 @@ class ContralateralPairDataset(Dataset):
     contralateral breast), ``weak_label`` (0 when both breasts of the study are normal, -1 unknown),
     ``truth`` (1 when a finding lies in the patch; diagnostics only, never a training target),
     ``index``, ``patient_id``, ``study_id``, ``view``. With ``supervision="none"`` every weak label is -1.
+
+    ``candidate_pairs_per_exam`` (default: ``pairs_per_exam``) sets how many pairs come from each exam
+    whose label is unknown. Only a few of a candidate exam's pairs hold its lesion, so drawing more there
+    raises the share of lesion pairs that the soft labels can find, using nothing beyond the weak labels.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class ContralateralPairDataset(Dataset):
         seed: int = 0,
         supervision: str = "weak",
         min_overlap: float = 0.6,
+        candidate_pairs_per_exam: int | None = None,
     ):
         if supervision not in SUPERVISION_MODES:
             raise ValueError(f"supervision must be one of {SUPERVISION_MODES}, got {supervision!r}")
@@ -75,8 +80,9 @@ class ContralateralPairDataset(Dataset):
         for exam_index, exam in enumerate(exams):
             stack = exam.load()
             both = np.logical_and(stack[2] > 0.5, stack[3] > 0.5)
-            centres = _sample_centres(both, pairs_per_exam, self.patch_size, min_overlap, rng)
             weak = WEAK_NORMAL if (supervision == "weak" and exam.is_normal_pair) else WEAK_UNKNOWN
+            count = pairs_per_exam if weak == WEAK_NORMAL or candidate_pairs_per_exam is None else candidate_pairs_per_exam
+            centres = _sample_centres(both, count, self.patch_size, min_overlap, rng)
             for y, x in centres:
                 bank.append(np.stack([_cut(stack[0], y, x, self.patch_size), _cut(stack[1], y, x, self.patch_size)]))
                 rows.append((exam_index, y, x, weak, int(_patch_contains_finding(y, x, self.patch_size, exam.findings))))

@@ -98,10 +98,13 @@ class MammoDataSource:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return [exam for exam in self.exams if exam.split == split]
 
-    def pair_dataset(self, split: str = "train", pairs_per_exam: int = 16, supervision: str = "weak") -> ContralateralPairDataset:
+    def pair_dataset(
+        self, split: str = "train", pairs_per_exam: int = 16, supervision: str = "weak",
+        candidate_pairs_per_exam: int | None = None,
+    ) -> ContralateralPairDataset:
         return ContralateralPairDataset(
             self.exams_of(split), patch_size=self.patch_size, pairs_per_exam=pairs_per_exam,
-            seed=self.seed, supervision=supervision,
+            seed=self.seed, supervision=supervision, candidate_pairs_per_exam=candidate_pairs_per_exam,
         )
 
     def labelled_dataset(self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2) -> LabelledPatchDataset:

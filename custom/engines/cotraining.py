@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from ignite.engine import Engine
 
+from custom.engines.pair_augment import PairAugmentation
 from custom.engines.precision import MixedPrecision
 from custom.engines.soft_label_bank import SoftLabelBank
 
@@ -15,18 +16,24 @@ class CoTrainingIteration:
     Both networks embed the pair; the trainer's loss (a ``CrossSoftContrastiveLoss``) receives the soft
     labels derived from each network, so that A learns from B's labels and B from A's. With
     ``cross=False`` (an ablation) each network learns from its own labels. A non-finite loss stops the run
-    with a message saying where and what to try.
+    with a message saying where and what to try. An ``augment`` (:class:`PairAugmentation`) transforms both
+    sides of each pair alike before the forward pass.
     """
 
-    def __init__(self, bank: SoftLabelBank, precision: MixedPrecision, cross: bool = True):
+    def __init__(
+        self, bank: SoftLabelBank, precision: MixedPrecision, cross: bool = True, augment: PairAugmentation | None = None
+    ):
         self.bank = bank
         self.precision = precision
         self.cross = cross
+        self.augment = augment
 
     def __call__(self, engine: Engine, batch: dict) -> dict:
         network, optimizer = engine.network, engine.optimizer
-        image_a = self.precision.prepare_input(batch["image_a"])
-        image_b = self.precision.prepare_input(batch["image_b"])
+        image_a, image_b = batch["image_a"], batch["image_b"]
+        if self.augment is not None:
+            image_a, image_b = self.augment(image_a, image_b, engine.state.iteration)
+        image_a, image_b = self.precision.prepare_input(image_a), self.precision.prepare_input(image_b)
         from_a, from_b = (labels.to(self.precision.device) for labels in self.bank.labels(batch["index"]))
         if not self.cross:
             from_a, from_b = from_b, from_a
