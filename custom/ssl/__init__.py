@@ -1,0 +1,40 @@
+"""Self-supervised baselines sharing the Siamese method's encoder, patches, optimiser and seed.
+
+SimCLR, MoCo v2, BYOL, SimSiam and Barlow Twins, each an ``SSLMethod`` with ``forward(view_1, view_2) ->
+loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration for a MONAI
+``SupervisedTrainer``; and :func:`train_ssl`, one whole pretraining run.
+"""
+
+from custom.ssl.augment import TwoViewAugment
+from custom.ssl.barlow import BarlowTwins
+from custom.ssl.base import SSLMethod
+from custom.ssl.byol import BYOL, normalized_mse
+from custom.ssl.dataset import SinglePatchDataset
+from custom.ssl.engine import SSLIteration
+from custom.ssl.handlers import SSLCheckpoint
+from custom.ssl.moco import MoCo, info_nce_loss
+from custom.ssl.registry import SSL_METHODS, accepted_options, build_ssl_method, check_ssl_method
+from custom.ssl.simclr import SimCLR
+from custom.ssl.simsiam import SimSiam, negative_cosine
+from custom.ssl.training import train_ssl
+
+__all__ = [
+    "BYOL",
+    "BarlowTwins",
+    "MoCo",
+    "SSLCheckpoint",
+    "SSLIteration",
+    "SSLMethod",
+    "SSL_METHODS",
+    "SimCLR",
+    "SimSiam",
+    "SinglePatchDataset",
+    "TwoViewAugment",
+    "build_ssl_method",
+    "check_ssl_method",
+    "info_nce_loss",
+    "accepted_options",
+    "negative_cosine",
+    "normalized_mse",
+    "train_ssl",
+]
