@@ -1,0 +1,69 @@
+"""The comparison's outputs: a CSV and a Markdown table of AUCs with CIs, ROC figures, embedding maps."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.manifold import TSNE
+
+TABLE_COLUMNS = ("method", "patch_preset", "task", "metric", "value", "ci_low", "ci_high", "n", "n_patients",
+                 "pretrain_seconds")
+
+
+def write_table_csv(rows: Sequence[Mapping], path: Path) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TABLE_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: row.get(key) for key in TABLE_COLUMNS})
+    return path
+
+
+def markdown_table(rows: Sequence[Mapping], methods: Sequence[str], presets: Sequence[str], tasks: Sequence[str]) -> str:
+    """One line per method; per patch preset and task the AUC with its 95% CI, then pretraining minutes."""
+    cell = {(r["method"], r["patch_preset"], r["task"]): r for r in rows}
+    minutes = {(r["method"], r["patch_preset"]): r["pretrain_seconds"] / 60 for r in rows}
+    header = ["method"] + [f"{task} ({preset})" for preset in presets for task in tasks] + [
+        f"pretrain min ({preset})" for preset in presets]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        values = []
+        for preset in presets:
+            for task in tasks:
+                row = cell.get((method, preset, task))
+                values.append("skipped" if row is None else f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+        values += [f"{minutes[(method, p)]:.1f}" if (method, p) in minutes else "" for p in presets]
+        lines.append("| " + " | ".join([method, *values]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *, seed: int, title: str) -> Path:
+    """A t-SNE map per method of its probe embeddings, normal vs abnormal patches coloured apart."""
+    names = list(embeddings)
+    columns = min(4, len(names))
+    rows = int(np.ceil(len(names) / columns))
+    fig = Figure(figsize=(3.2 * columns, 3.2 * rows), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, name in enumerate(names):
+        features, abnormal = embeddings[name]
+        ax = fig.add_subplot(rows, columns, k + 1)
+        perplexity = float(min(30, max(2, (len(features) - 1) // 4)))
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+            np.asarray(features, dtype=np.float64))
+        for label, colour, text in ((0, "tab:blue", "normal"), (1, "tab:red", "abnormal")):
+            chosen = abnormal == label
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=6, c=colour, label=text, alpha=0.7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

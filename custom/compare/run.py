@@ -1,0 +1,82 @@
+"""``python -m custom compare``: pretrain every method under one protocol and probe them side by side."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from custom.compare.methods import pretrain
+from custom.compare.protocol import make_protocol
+from custom.compare.report import markdown_table, plot_embedding_maps, write_table_csv
+from custom.data.source import MammoDataSource
+from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
+from custom.evaluation.plots import plot_roc_comparison
+
+logger = logging.getLogger(__name__)
+
+
+def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "vindr", seed: int = 0,
+            methods: tuple[str, ...] | None = None, patch_presets: tuple[str, ...] | None = None,
+            device: str | None = None, amp: bool = True, embedding_maps: bool = True,
+            probe_options: dict | None = None) -> list[dict]:
+    """Runs the comparison; returns the table rows and writes ``table.md``, ``table.csv``, figures.
+
+    ``data`` is a data set in a supported layout; an empty or missing folder gets the synthetic
+    benchmark (the preset's number of studies). Pretraining uses the train split only; the probes use the
+    val and test patients, with patient-grouped cross-validation, so no patient is in both. Every method
+    gets the same patches, seed, epochs, batch size and learning rate. Finished methods are not trained
+    again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
+    (e.g. ``min_samples_per_class`` for a tiny data set).
+    """
+    protocol = make_protocol(preset, seed, methods, patch_presets, amp)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "protocol.json").write_text(json.dumps(protocol.as_dict(), indent=2, default=str))
+    torch_device = torch.device(device or ("cuda:0" if torch.cuda.is_available() else "cpu"))
+    rows: list[dict] = []
+    for patch_preset, budget in protocol.budgets.items():
+        source = MammoDataSource(data, dataset_format, cache_dir=str(out_dir / "cache"), patch_preset_name=patch_preset,
+                                 seed=seed, synthetic_studies=protocol.synthetic_studies)
+        pairs = source.pair_dataset(protocol.pretrain_split, budget.pairs_per_exam, "weak", budget.candidate_pairs_per_exam)
+        probe_set = source.labelled_dataset(protocol.probe_splits, protocol.normal_patches_per_breast)
+        check_patient_disjoint(pairs.patient_ids, probe_set.patient_ids)
+        loader = DataLoader(probe_set, batch_size=64, shuffle=False)
+        preset_dir = out_dir / f"patch{patch_preset}"
+        outcomes, maps = {}, {}
+        for method in protocol.methods:
+            logger.info("patch preset %s: %s", patch_preset, method)
+            torch.manual_seed(seed)
+            trained = pretrain(method, source=source, pair_dataset=pairs, budget=budget, seed=seed,
+                               device=torch_device, amp=protocol.amp, out_dir=preset_dir / method)
+            table = embed_patches(trained.features, loader, device=torch_device, progress=False)
+            report, outcomes[method] = probe_tasks(table, preset_dir / method / "probe", TASKS, seed=seed,
+                                                      **(probe_options or {}))
+            maps[method] = (table["embedding"], table["abnormal"])
+            for task, entry in report["tasks"].items():
+                rows.append({"method": method, "patch_preset": patch_preset, "task": task, **entry,
+                             "pretrain_seconds": trained.pretrain_seconds})
+        for task in TASKS:
+            curves = [(m, o[task].labels == o[task].result.classes[1], o[task].result.oof_proba[:, 1], o[task].result.metric)
+                      for m, o in outcomes.items() if task in o and len(o[task].result.classes) == 2]
+            if curves:
+                plot_roc_comparison(preset_dir / f"roc_{task}.png", curves, title=f"{task}, patch preset {patch_preset}")
+        if embedding_maps:
+            plot_embedding_maps(maps, preset_dir / "embeddings_tsne.png", seed=seed,
+                                title=f"t-SNE of probe embeddings, patch preset {patch_preset}")
+    write_table_csv(rows, out_dir / "table.csv")
+    table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TASKS)
+    (out_dir / "table.md").write_text(table_md)
+    print(table_md)
+    return rows
+
+
+def check_patient_disjoint(pretrain_patients, probe_patients) -> None:
+    """Refuses a comparison whose probe patients were seen in pretraining."""
+    shared = set(np.asarray(pretrain_patients).tolist()) & set(np.asarray(probe_patients).tolist())
+    if shared:
+        raise ValueError(f"{len(shared)} patients are in both the pretraining and the probe sets, e.g. {sorted(shared)[:3]}")

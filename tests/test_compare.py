@@ -1,0 +1,70 @@
+"""The comparison run: same patches, seed and budget for every method; patient-disjoint probe; resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+import custom.compare.protocol as protocol
+from custom.compare import compare
+from custom.compare.protocol import PresetBudget, make_protocol
+from custom.compare.run import check_patient_disjoint
+
+PROBE = {"n_splits": 2, "min_samples_per_class": 2, "n_bootstrap": 100}
+METHODS = ("siamese_softlabel", "ablation_one_network", "simclr", "random_init", "raw_pixels", "supervised")
+
+
+@pytest.fixture
+def tiny_preset(monkeypatch):
+    tiny = {"synthetic_studies": 0,
+            "budgets": {"96": PresetBudget(epochs=1, pairs_per_exam=2, candidate_pairs_per_exam=3, batch_size=8)}}
+    monkeypatch.setitem(protocol.PRESETS, "tiny", tiny)
+    return "tiny"
+
+
+def test_probe_patients_must_not_be_pretraining_patients():
+    check_patient_disjoint(["p1", "p2"], ["p3"])
+    with pytest.raises(ValueError, match="1 patients are in both"):
+        check_patient_disjoint(["p1", "p2"], ["p2", "p3"])
+
+
+def test_unknown_preset_method_or_patch_preset_is_refused():
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_protocol("huge")
+    with pytest.raises(ValueError, match="unknown methods"):
+        make_protocol("quick", methods=("simclr", "dino"))
+    with pytest.raises(ValueError, match="unknown patch presets"):
+        make_protocol("quick", patch_presets=("128",))
+
+
+def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthetic_vindr, tiny_preset):
+    out = tmp_path / "cmp"
+    rows = compare(str(synthetic_vindr), str(out), preset=tiny_preset, methods=METHODS, embedding_maps=False,
+                   probe_options=PROBE)
+
+    table = list(csv.DictReader(open(out / "table.csv")))
+    assert {row["method"] for row in table if row["task"] == "abnormal"} == set(METHODS)
+    for row in table:
+        assert 0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1
+    assert "| siamese_softlabel |" in (out / "table.md").read_text()
+    assert (out / "patch96" / "roc_abnormal.png").stat().st_size > 0
+
+    recorded = json.loads((out / "protocol.json").read_text())
+    assert recorded["seed"] == 0 and recorded["budgets"]["96"]["epochs"] == 1
+    simclr = json.loads((out / "patch96" / "simclr" / "settings.json").read_text())
+    siamese = json.loads((out / "patch96" / "siamese_softlabel" / "done.json").read_text())["settings"]
+    supervised = json.loads((out / "patch96" / "supervised" / "done.json").read_text())["settings"]
+    for settings in (simclr, supervised):
+        assert (settings["seed"], settings["epochs"], settings["batch_size"]) == (0, 1, 8)
+    assert (siamese["seed"], siamese["max_epochs"], siamese["batch_size"]) == (0, 1, 8)
+    # the Siamese method and SimCLR see the same patches: both sides of every pair
+    pairs = siamese["pairs_per_exam"], siamese["candidate_pairs_per_exam"]
+    assert pairs == (2, 3) and simclr["patches"] % 2 == 0
+
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "patch96").rglob("model.pt")}
+    again = compare(str(synthetic_vindr), str(out), preset=tiny_preset, methods=METHODS, embedding_maps=False,
+                   probe_options=PROBE)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing was trained again
+    assert [r["value"] for r in again] == pytest.approx([r["value"] for r in rows])
