@@ -36,7 +36,65 @@ def bench(what: str, **options) -> None:
     run_benchmark(what, **options)
 
 
-COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench}
+def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", seed: int = 0,  # noqa: A002
+            methods: str | None = None, patch_presets: str | None = None, device: str | None = None,
+            amp: bool = True) -> None:
+    """Pretrains every self-supervised method, our ablations and references under one protocol and writes
+    the linear-probe table (``table.md``, ``table.csv``), ROC and t-SNE figures to ``out``.
+
+    ``--preset quick`` takes minutes on a CPU, ``--preset paper`` is meant for a GPU. ``--methods`` and
+    ``--patch_presets`` take comma-separated subsets (default: all methods, patch presets 96 and 256).
+    """
+    from custom.compare import compare as run_compare
+
+    run_compare(data, out, preset=preset, dataset_format=format, seed=seed, methods=_names(methods),
+                patch_presets=_names(patch_presets), device=device, amp=amp)
+
+
+def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002
+                       split: str = "test", seed: int = 0, device: str | None = None, n_bootstrap: int = 1000) -> None:
+    """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
+    95% CIs, of the bundle's detector and of the raw-pixel baseline, on ``split`` of ``data`` (default: the
+    bundle's synthetic data); writes JSON, CSV and ``froc.png`` to ``out``."""
+    from custom.evaluation.detection_run import evaluate_detection_run
+
+    evaluate_detection_run(bundle, out, data=data, dataset_format=format, split=split, seed=seed, device=device,
+                           n_bootstrap=n_bootstrap)
+
+
+def heatmap(bundle: str, images: str | None = None, study: str | None = None, out: str = "heatmaps",
+            patch: str = "96", downsample: float | None = None, registration: str = "mask",
+            device: str | None = None, amp: bool = True) -> None:
+    """Per image of one exam: the lesion heatmap as NIfTI and as a PNG overlay, and a JSON with ranked
+    candidates and the exam score. ``--images F1 F2 ...`` (or ``--study FOLDER``); the bundle needs
+    ``models/model.pt`` and the detector calibration written by its inference config."""
+    from custom.detection.cli import heatmap as run_heatmap
+
+    run_heatmap(bundle, images=images, study=study, out=out, patch=patch, downsample=downsample,
+                registration=registration, device=device, amp=amp)
+
+
+def _join_list_flag(argv: list[str], flag: str) -> list[str]:
+    """``--images A B --out O`` -> ``--images A,B --out O``: fire would read ``B`` as a positional argument."""
+    if flag not in argv:
+        return argv
+    start = argv.index(flag) + 1
+    end = start
+    while end < len(argv) and not argv[end].startswith("--"):
+        end += 1
+    return [*argv[:start], ",".join(argv[start:end]), *argv[end:]]
+
+
+def _names(value) -> tuple[str, ...] | None:
+    """``"a,b"`` or fire's tuple -> ``("a", "b")``; ``None`` stays."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench, "compare": compare,
+            "evaluate-detection": evaluate_detection, "heatmap": heatmap}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        fire.Fire(COMMANDS, command=argv if argv is not None else sys.argv[1:], name="python -m custom")
+        command = _join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images")
+        fire.Fire(COMMANDS, command=command, name="python -m custom")
     except (MammogramReadError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

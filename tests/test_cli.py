@@ -40,3 +40,22 @@ def test_manifest_reports_a_missing_annotation_file(tmp_path):
 def test_unknown_format_is_named(tmp_path):
     result = _cli("manifest", "--format", "optimam", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv"))
     assert result.returncode != 0 and "optimam" in result.stderr
+
+
+def test_space_separated_images_reach_the_heatmap_command_as_one_list():
+    from custom.cli import _join_list_flag
+
+    argv = ["heatmap", "--bundle", "B", "--images", "a.dcm", "b.dcm", "c.png", "--out", "O"]
+    assert _join_list_flag(argv, "--images") == ["heatmap", "--bundle", "B", "--images", "a.dcm,b.dcm,c.png", "--out", "O"]
+    assert _join_list_flag(["synth", "--out", "O"], "--images") == ["synth", "--out", "O"]
+
+
+def test_heatmap_without_a_calibrated_bundle_is_a_one_line_error(tmp_path):
+    image = tmp_path / "x_L_CC.png"
+    image.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "custom", "heatmap", "--bundle", str(tmp_path), "--images", str(image), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "detector.json" in result.stderr and "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""Benchmarks that print measured figures: ``python -m custom bench data`` and ``python -m custom bench train``."""
+"""Benchmarks that print measured figures: ``python -m custom bench data``, ``bench train`` and ``bench detect``."""
 
 from __future__ import annotations
 
@@ -12,5 +12,9 @@ def run_benchmark(what: str, **options) -> None:
         from custom.bench.train import bench_train
 
         bench_train(**options)
+    elif what == "detect":
+        from custom.bench.detect import bench_detect
+
+        bench_detect(**options)
     else:
-        raise ValueError(f"unknown benchmark {what!r}: choose 'data' or 'train'")
+        raise ValueError(f"unknown benchmark {what!r}: choose 'data', 'train' or 'detect'")

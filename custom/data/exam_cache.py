@@ -73,6 +73,33 @@ def _geometry(meta: dict) -> dict:
     return {k: meta[k] for k in ("path", "original_shape", "flipped", "crop_box", "scale")}
 
 
+def align_breasts(
+    reference: np.ndarray, reference_meta: dict, moving: np.ndarray, moving_meta: dict, registration: str
+) -> tuple[np.ndarray, AxisAlignedAffine]:
+    """Warps the moving (right) breast onto the reference (left) one, as read by ``read_mammogram``.
+
+    Returns the exam's ``(4, H, W)`` float16 stack (reference image, aligned image, reference mask, aligned
+    mask) and the affine that maps moving-breast pixels onto the reference frame. Shared by the on-disk cache
+    and by detection on image files, so that both see exactly the same exam.
+    """
+    if registration == "none":
+        affine = AxisAlignedAffine(scale=(1.0, 1.0), shift=(0.0, 0.0))
+    else:
+        affine = align_masks(reference_meta["mask"], moving_meta["mask"])
+        if registration == "intensity":
+            affine = refine_with_intensity(reference, moving, affine)
+    aligned = affine.warp(moving, reference.shape)
+    aligned_mask = affine.warp(moving_meta["mask"].astype(np.float32), reference.shape, order=0) > 0.5
+    stack = np.stack([reference, aligned, reference_meta["mask"], aligned_mask]).astype(np.float16)
+    return stack, affine
+
+
+def exam_geometry(reference_meta: dict, moving_meta: dict, affine: AxisAlignedAffine) -> dict[str, dict]:
+    """Per side, what maps the exam's reference frame back to that side's file (``ExamRecord.geometry``)."""
+    return {REFERENCE_SIDE: _geometry(reference_meta),
+            MOVING_SIDE: {**_geometry(moving_meta), "affine": asdict(affine)}}
+
+
 def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
     """Reads, aligns and stores one study-view; returns the record as a dict (picklable for workers)."""
     key = _cache_key(rows, settings)
@@ -90,16 +117,7 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
     )
     moving, moving_meta = read_mammogram(moving_row.path, laterality=MOVING_SIDE, view=moving_row.view, **read_kwargs)
 
-    if settings["registration"] == "none":
-        affine = AxisAlignedAffine(scale=(1.0, 1.0), shift=(0.0, 0.0))
-    else:
-        affine = align_masks(reference_meta["mask"], moving_meta["mask"])
-        if settings["registration"] == "intensity":
-            affine = refine_with_intensity(reference, moving, affine)
-    aligned = affine.warp(moving, reference.shape)
-    aligned_mask = affine.warp(moving_meta["mask"].astype(np.float32), reference.shape, order=0) > 0.5
-
-    stack = np.stack([reference, aligned, reference_meta["mask"], aligned_mask]).astype(np.float16)
+    stack, affine = align_breasts(reference, reference_meta, moving, moving_meta, settings["registration"])
     _atomic_save(array_path, stack)
 
     findings = []
@@ -121,8 +139,7 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
         breast_birads={REFERENCE_SIDE: _optional_int(reference_row.breast_birads),
                        MOVING_SIDE: _optional_int(moving_row.breast_birads)},
         findings=findings,
-        geometry={REFERENCE_SIDE: _geometry(reference_meta),
-                  MOVING_SIDE: {**_geometry(moving_meta), "affine": asdict(affine)}},
+        geometry=exam_geometry(reference_meta, moving_meta, affine),
     )
     payload = asdict(record)
     _atomic_write_text(record_path, json.dumps(payload))

@@ -62,7 +62,7 @@ class SiameseEncoder(nn.Module):
         """Last convolutional feature map ``(B, 512, H/s, W/s)`` before global pooling.
 
         Fully convolutional, so a whole breast can be encoded densely in one pass for lesion detection
-        (``s`` is 16 with the stride-2 stem, 8 with stride 1).
+        (``s`` is 32 with the stride-2 stem, 16 with stride 1).
         """
         b = self.backbone
         x = b.maxpool(b.act(b.bn1(b.conv1(x))))

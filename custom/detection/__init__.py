@@ -1,0 +1,31 @@
+"""Unsupervised lesion detection on whole exams from dense contralateral asymmetry."""
+
+from .asymmetry import asymmetry_distances, neighbourhood_distance
+from .bundle import DetectionRunner, load_weights, trained_encoder
+from .candidates import Candidate, extract_candidates
+from .dense import DenseEmbedder, EncoderDenseEmbedder, RawPixelDenseEmbedder
+from .detector import AsymmetryDetector, ExamDetection
+from .exams import AlignedExam, SingleBreastView, exams_from_images
+from .outputs import StudyWriter, box_to_original, heatmap_to_original, points_to_original
+
+__all__ = [
+    "AlignedExam",
+    "AsymmetryDetector",
+    "Candidate",
+    "DenseEmbedder",
+    "DetectionRunner",
+    "EncoderDenseEmbedder",
+    "ExamDetection",
+    "RawPixelDenseEmbedder",
+    "SingleBreastView",
+    "StudyWriter",
+    "asymmetry_distances",
+    "box_to_original",
+    "exams_from_images",
+    "extract_candidates",
+    "heatmap_to_original",
+    "load_weights",
+    "neighbourhood_distance",
+    "points_to_original",
+    "trained_encoder",
+]
