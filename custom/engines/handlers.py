@@ -136,6 +136,16 @@ class SoftLabelRefreshHandler:
         os.replace(tmp, target)
 
 
+def restore_progress(engine: Engine, progress: dict, checkpoint: Path) -> None:
+    """Puts the trainer at a checkpoint's epoch and iteration; a run that had already finished stops at once."""
+    engine.state.epoch = int(progress["epoch"])
+    engine.state.iteration = int(progress["iteration"])
+    logger.info("resumed from %s at epoch %d", checkpoint, engine.state.epoch)
+    if engine.state.epoch >= engine.state.max_epochs:
+        logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
+        engine.terminate()
+
+
 def atomic_torch_save(obj, path: Path) -> None:
     """Writes to a temporary file first, so that an interrupted save never leaves a broken checkpoint."""
     tmp = path.with_name(path.name + ".tmp")
@@ -203,9 +213,4 @@ class TrainingCheckpoint:
         unwrap(engine.network).load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.bank.load_state_dict(state["bank"])
-        engine.state.epoch = int(state["trainer"]["epoch"])
-        engine.state.iteration = int(state["trainer"]["iteration"])
-        logger.info("resumed from %s at epoch %d", self.checkpoint_path, engine.state.epoch)
-        if engine.state.epoch >= engine.state.max_epochs:
-            logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
-            engine.terminate()
+        restore_progress(engine, state["trainer"], self.checkpoint_path)

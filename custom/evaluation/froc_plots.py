@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from .froc import FP_RATES, FrocCurve, _check_rates, sensitivity_at
-from .plots import _new_axes
+from .plots import _new_axes, save_figure
 
 
 def plot_froc(
@@ -48,8 +48,4 @@ def plot_froc(
     ax.grid(True, linewidth=0.3)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path = Path(out_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, out_path)

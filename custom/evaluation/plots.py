@@ -24,6 +24,11 @@ def _finish(fig: Figure, ax, title: str, path: str | Path) -> Path:
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Lays the figure out and writes it (PNG by suffix), creating the folder."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
 from ignite.engine import Engine, Events
 
 from custom.engines.embedding import unwrap
-from custom.engines.handlers import atomic_torch_save
+from custom.engines.handlers import atomic_torch_save, restore_progress
 from custom.ssl.augment import TwoViewAugment
-
-logger = logging.getLogger(__name__)
 
 
 class SSLCheckpoint:
@@ -60,9 +57,4 @@ class SSLCheckpoint:
         unwrap(engine.network).load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.augment.load_state_dict(state["augment"])
-        engine.state.epoch = int(state["trainer"]["epoch"])
-        engine.state.iteration = int(state["trainer"]["iteration"])
-        logger.info("resumed from %s at epoch %d", self.checkpoint_path, engine.state.epoch)
-        if engine.state.epoch >= engine.state.max_epochs:
-            logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
-            engine.terminate()
+        restore_progress(engine, state["trainer"], self.checkpoint_path)
