@@ -15,6 +15,7 @@ import json
 import logging
 import logging.config
 import numbers
+import re
 import shutil
 from pathlib import Path
 
@@ -218,8 +219,8 @@ def test_eval_metrics_are_numbers_when_present(metadata):
 
 
 def test_descriptive_fields(metadata):
-    assert metadata["version"] == "0.1.0"
-    assert metadata["version"] in metadata["changelog"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", metadata["version"])
+    assert next(iter(metadata["changelog"])) == metadata["version"]  # newest entry first, as MONAI bundles do
     assert metadata["data_type"] == "dicom"
     assert "not for clinical use" in metadata["intended_use"].lower()
     assert any("2401.05570" in ref for ref in metadata["references"])
