@@ -59,3 +59,9 @@ def test_heatmap_without_a_calibrated_bundle_is_a_one_line_error(tmp_path):
     )
     assert result.returncode == 2
     assert "detector.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_help_lists_the_benchmark_options_instead_of_running_it():
+    result = subprocess.run([sys.executable, "-m", "custom", "bench", "detect", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "sliding_stride" in result.stdout and "Traceback" not in result.stderr

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+
+BENCHMARKS = {"data": "custom.bench.data:bench_data", "train": "custom.bench.train:bench_train",
+              "detect": "custom.bench.detect:bench_detect"}
+
 
 def run_benchmark(what: str, **options) -> None:
-    if what == "data":
-        from custom.bench.data import bench_data
-
-        bench_data(**options)
-    elif what == "train":
-        from custom.bench.train import bench_train
-
-        bench_train(**options)
-    elif what == "detect":
-        from custom.bench.detect import bench_detect
-
-        bench_detect(**options)
-    else:
-        raise ValueError(f"unknown benchmark {what!r}: choose 'data', 'train' or 'detect'")
+    """Runs one benchmark; ``--help`` prints its options instead (fire hands it over as an option)."""
+    if what not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {what!r}: choose one of {sorted(BENCHMARKS)}")
+    module, name = BENCHMARKS[what].split(":")
+    bench = getattr(importlib.import_module(module), name)
+    if options.pop("help", False):
+        print(f"python -m custom bench {what} {inspect.signature(bench)}\n\n{inspect.getdoc(bench)}")
+        return
+    bench(**options)
