@@ -166,23 +166,22 @@ class ProgressBarHandler:
         ProgressBar(persist=self.persist).attach(engine, output_transform=self.output_transform)
 
 
-class TrainingCheckpoint:
-    """Saves the run at every epoch end and resumes from it at start.
+class EpochCheckpoint:
+    """Saves a run at every epoch end and resumes from it at start: the base of the training checkpoints.
 
-    Writes, atomically, ``checkpoint.pt`` (both networks, optimiser, soft labels, trainer progress) and the
-    plain ``state_dict`` files ``net_a.pt``, ``net_b.pt`` and ``model.pt`` (the exported encoder, network A),
-    all loadable with ``torch.load(..., weights_only=True)``. With ``save=False`` (non-zero DDP ranks) it
-    only resumes.
+    ``checkpoint.pt`` holds the network, the optimiser, each object of ``extra_state`` (anything with
+    ``state_dict`` / ``load_state_dict``, under its key) and the trainer's progress, written atomically.
+    Subclasses add the plain ``state_dict`` files users load (:meth:`export_files`). With ``save=False``
+    (non-zero DDP ranks) it only resumes.
     """
 
-    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, bank: SoftLabelBank,
-                 resume: bool = True, save: bool = True, export: str = "a"):
+    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, extra_state: dict,
+                 resume: bool = True, save: bool = True):
         self.ckpt_dir = Path(ckpt_dir)
         self.optimizer = optimizer
-        self.bank = bank
+        self.extra_state = extra_state
         self.resume = resume
         self.save = save
-        self.export = export
 
     @property
     def checkpoint_path(self) -> Path:
@@ -194,17 +193,21 @@ class TrainingCheckpoint:
         if self.save:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
 
+    def export_files(self, network: torch.nn.Module) -> dict[str, dict]:
+        """File name -> ``state_dict`` written beside the checkpoint."""
+        return {}
+
     def write(self, engine: Engine) -> None:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        pair = unwrap(engine.network)
+        network = unwrap(engine.network)
         atomic_torch_save(
-            {"network": pair.state_dict(), "optimizer": self.optimizer.state_dict(), "bank": self.bank.state_dict(),
+            {"network": network.state_dict(), "optimizer": self.optimizer.state_dict(),
+             **{key: value.state_dict() for key, value in self.extra_state.items()},
              "trainer": {"epoch": engine.state.epoch, "iteration": engine.state.iteration}},
             self.checkpoint_path,
         )
-        atomic_torch_save(pair.net_a.state_dict(), self.ckpt_dir / "net_a.pt")
-        atomic_torch_save(pair.net_b.state_dict(), self.ckpt_dir / "net_b.pt")
-        atomic_torch_save(pair.export_encoder(self.export).state_dict(), self.ckpt_dir / "model.pt")
+        for name, state in self.export_files(network).items():
+            atomic_torch_save(state, self.ckpt_dir / name)
 
     def load(self, engine: Engine) -> None:
         if not self.checkpoint_path.exists():
@@ -212,5 +215,22 @@ class TrainingCheckpoint:
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         unwrap(engine.network).load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.bank.load_state_dict(state["bank"])
+        for key, value in self.extra_state.items():
+            value.load_state_dict(state[key])
         restore_progress(engine, state["trainer"], self.checkpoint_path)
+
+
+class TrainingCheckpoint(EpochCheckpoint):
+    """The Siamese run's checkpoint: both networks, optimiser, soft labels (``bank``), trainer progress in
+    ``checkpoint.pt``, and the plain ``state_dict`` files ``net_a.pt``, ``net_b.pt`` and ``model.pt`` (the
+    exported encoder, network A), all loadable with ``torch.load(..., weights_only=True)``.
+    """
+
+    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, bank: SoftLabelBank,
+                 resume: bool = True, save: bool = True, export: str = "a"):
+        super().__init__(ckpt_dir, optimizer, {"bank": bank}, resume=resume, save=save)
+        self.export = export
+
+    def export_files(self, network: torch.nn.Module) -> dict[str, dict]:
+        return {"net_a.pt": network.net_a.state_dict(), "net_b.pt": network.net_b.state_dict(),
+                "model.pt": network.export_encoder(self.export).state_dict()}

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from ignite.engine import Engine, Events
 
-from custom.engines.embedding import unwrap
-from custom.engines.handlers import atomic_torch_save, restore_progress
+from custom.engines.handlers import EpochCheckpoint
 from custom.ssl.augment import TwoViewAugment
 
 
-class SSLCheckpoint:
+class SSLCheckpoint(EpochCheckpoint):
     """Saves the run at every epoch end and resumes from it at start.
 
     Writes, atomically, ``checkpoint.pt`` (the whole method: encoder, heads, target network and queue;
@@ -22,39 +18,7 @@ class SSLCheckpoint:
     """
 
     def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, augment: TwoViewAugment, resume: bool = True):
-        self.ckpt_dir = Path(ckpt_dir)
-        self.optimizer = optimizer
-        self.augment = augment
-        self.resume = resume
+        super().__init__(ckpt_dir, optimizer, {"augment": augment}, resume=resume)
 
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.ckpt_dir / "checkpoint.pt"
-
-    def attach(self, engine: Engine) -> None:
-        if self.resume:
-            engine.add_event_handler(Events.STARTED, self.load)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
-
-    def write(self, engine: Engine) -> None:
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        method = unwrap(engine.network)
-        atomic_torch_save(
-            {
-                "network": method.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "augment": self.augment.state_dict(),
-                "trainer": {"epoch": engine.state.epoch, "iteration": engine.state.iteration},
-            },
-            self.checkpoint_path,
-        )
-        atomic_torch_save(method.encoder.state_dict(), self.ckpt_dir / "model.pt")
-
-    def load(self, engine: Engine) -> None:
-        if not self.checkpoint_path.exists():
-            return
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        unwrap(engine.network).load_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.augment.load_state_dict(state["augment"])
-        restore_progress(engine, state["trainer"], self.checkpoint_path)
+    def export_files(self, network: torch.nn.Module) -> dict[str, dict]:
+        return {"model.pt": network.encoder.state_dict()}
