@@ -49,11 +49,13 @@ class ComparisonProtocol:
 
 
 PRESETS: dict[str, dict] = {
-    # minutes on a 2-core CPU: a smoke-level budget, enough to rank methods only roughly
+    # minutes on a 2-core CPU: a smoke-level budget, enough to rank methods only roughly. 120 studies so
+    # that the probe set (val + test patients) holds about 20 lesion patches; few pairs per exam keep the
+    # pretraining steps small
     "quick": {
-        "synthetic_studies": 60,
-        "budgets": {"96": PresetBudget(epochs=3, pairs_per_exam=6, candidate_pairs_per_exam=12, moco_queue_size=512),
-                    "256": PresetBudget(epochs=2, pairs_per_exam=2, candidate_pairs_per_exam=4, batch_size=16,
+        "synthetic_studies": 120,
+        "budgets": {"96": PresetBudget(epochs=3, pairs_per_exam=3, candidate_pairs_per_exam=6, moco_queue_size=512),
+                    "256": PresetBudget(epochs=2, pairs_per_exam=1, candidate_pairs_per_exam=2, batch_size=16,
                                         moco_queue_size=128)},
     },
     # meant for a GPU: the bundle's defaults scaled up
