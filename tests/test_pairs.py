@@ -14,7 +14,7 @@ import custom.data.exam_cache as exam_cache
 from custom.data.alignment import align_masks, mask_iou
 from custom.data.exam_cache import prepare_exams
 from custom.data.manifest import build_manifest
-from custom.data.pair_dataset import WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset
+from custom.data.pair_dataset import WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset, _cut
 from custom.data.report import SkipReport
 
 
@@ -126,6 +126,31 @@ def test_labelled_patches_carry_finding_labels(exams):
     assert (patches.birads[patches.abnormal == 1] >= 3).all()
     item = patches[0]
     assert item["image"].shape == (1, 64, 64) and isinstance(item["patient_id"], str)
+
+
+def test_contralateral_controls_are_the_aligned_place_of_the_other_breast(exams):
+    matched = LabelledPatchDataset(exams, patch_size=64, seed=0, controls="contralateral")
+    lesions = [(exam, finding) for exam in exams for finding in exam.findings]
+    assert matched.abnormal.sum() == len(lesions)
+    controls = np.flatnonzero(matched.abnormal == 0)
+    assert 0 < len(controls) <= len(lesions)  # none from normal exams; at most one per finding
+    index = 0
+    for exam, finding in lesions:  # items come in finding order, each lesion followed by its control
+        stack = exam.load()
+        assert matched.abnormal[index] == 1
+        if index + 1 < len(matched) and matched.abnormal[index + 1] == 0:
+            xmin, ymin, xmax, ymax = finding["box"]
+            y, x = int(round((ymin + ymax) / 2)), int(round((xmin + xmax) / 2))
+            other = 1 if finding["side"] == "L" else 0
+            assert stack[2 + other, y, x] > 0.5
+            np.testing.assert_array_equal(matched.patches[index + 1], _cut(stack[other], y, x, 64).astype(np.float16))
+            assert matched.patient_ids[index + 1] == matched.patient_ids[index] == exam.patient_id
+            assert matched.malignant[index + 1] == -1
+            index += 1
+        index += 1
+    assert index == len(matched)
+    with pytest.raises(ValueError, match="controls must be one of"):
+        LabelledPatchDataset(exams, patch_size=64, controls="nearby")
 
 
 def test_single_breast_and_unreadable_images_are_skipped_and_counted(synthetic_vindr, manifest, tmp_path):

@@ -16,6 +16,8 @@ from custom.data.exam_cache import ExamRecord
 
 WEAK_NORMAL, WEAK_UNKNOWN = 0, -1
 SUPERVISION_MODES = ("weak", "none")
+# where the linear probe's normal patches come from (see LabelledPatchDataset)
+PROBE_CONTROLS = ("normal_exams", "contralateral")
 
 
 def _cut(array: np.ndarray, centre_y: int, centre_x: int, size: int) -> np.ndarray:
@@ -122,6 +124,15 @@ class ContralateralPairDataset(Dataset):
         }
 
 
+def _is_matched_control(exam: ExamRecord, stack: np.ndarray, channel: int, y: int, x: int) -> bool:
+    """The aligned place ``(y, x)`` of breast ``channel`` is inside that breast and on none of its findings."""
+    height, width = stack.shape[1:]
+    if not (0 <= y < height and 0 <= x < width) or stack[2 + channel, y, x] <= 0.5:
+        return False
+    side = "L" if channel == 0 else "R"
+    return not any(_centre_in_box(y, x, f["box"]) for f in exam.findings if f["side"] == side)
+
+
 def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float, rng) -> list[tuple[int, int]]:
     """Draws patch centres inside ``mask`` whose patch is at least ``min_overlap`` breast tissue."""
     ys, xs = np.nonzero(mask)
@@ -141,15 +152,26 @@ def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float,
 class LabelledPatchDataset(Dataset):
     """Single patches for the linear probe: one centred on each finding, and normal-tissue patches.
 
-    Normal patches come only from studies whose both breasts are normal, so a "normal" patch never sits
-    on an unannotated part of a lesion. Each item: ``image`` (``(1, P, P)``), ``abnormal`` (0/1),
-    ``birads`` (finding BI-RADS, else the breast's; -1 unknown), ``malignant`` (1/0, -1 unknown),
-    ``patient_id``.
+    ``controls`` says where the normal patches come from:
+
+    - ``"normal_exams"``: ``normal_per_exam`` random places per breast of studies whose both breasts are
+      normal, so a "normal" patch never sits on an unannotated part of a lesion. Normal and lesion patches
+      then differ in patient and in place too (lesions sit in glandular tissue; random places include the
+      skin line and fat), which a probe can use without seeing any lesion.
+    - ``"contralateral"``: a matched control per finding, the aligned place of the other breast of the same
+      exam (skipped when that place is outside the other breast or on a finding there). Same patient, view
+      and place: only the lesion differs.
+
+    Each item: ``image`` (``(1, P, P)``), ``abnormal`` (0/1), ``birads`` (finding BI-RADS, else the breast's;
+    -1 unknown), ``malignant`` (1/0, -1 unknown), ``patient_id``.
     """
 
-    def __init__(self, exams: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0):
+    def __init__(self, exams: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0,
+                 controls: str = "normal_exams"):
         if not exams:
             raise ValueError("no exams to cut labelled patches from")
+        if controls not in PROBE_CONTROLS:
+            raise ValueError(f"controls must be one of {PROBE_CONTROLS}, got {controls!r}")
         rng = np.random.default_rng(seed)
         patches, rows = [], []
         for exam in exams:
@@ -163,7 +185,12 @@ class LabelledPatchDataset(Dataset):
                 malignant = {"malignant": 1, "benign": 0}.get(pathology, -1)
                 patches.append(_cut(stack[channel], y, x, patch_size))
                 rows.append((1, -1 if birads is None else int(birads), malignant, exam.patient_id))
-            if exam.is_normal_pair:
+                if controls == "contralateral" and _is_matched_control(exam, stack, 1 - channel, y, x):
+                    other = "R" if finding["side"] == "L" else "L"
+                    birads = exam.breast_birads.get(other)
+                    patches.append(_cut(stack[1 - channel], y, x, patch_size))
+                    rows.append((0, -1 if birads is None else int(birads), -1, exam.patient_id))
+            if controls == "normal_exams" and exam.is_normal_pair:
                 for side, channel in (("L", 0), ("R", 1)):
                     mask = stack[2 + channel] > 0.5
                     for y, x in _sample_centres(mask, normal_per_exam, patch_size, 0.6, rng):

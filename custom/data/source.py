@@ -107,6 +107,10 @@ class MammoDataSource:
             seed=self.seed, supervision=supervision, candidate_pairs_per_exam=candidate_pairs_per_exam,
         )
 
-    def labelled_dataset(self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2) -> LabelledPatchDataset:
+    def labelled_dataset(
+        self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2,
+        controls: str = "normal_exams",
+    ) -> LabelledPatchDataset:
         exams = [exam for exam in self.exams if exam.split in splits]
-        return LabelledPatchDataset(exams, patch_size=self.patch_size, normal_per_exam=normal_per_exam, seed=self.seed)
+        return LabelledPatchDataset(exams, patch_size=self.patch_size, normal_per_exam=normal_per_exam, seed=self.seed,
+                                    controls=controls)
