@@ -406,12 +406,15 @@ def exam_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("exam_cache")
 
 
-def _workflow(method: str, bundle_root: Path, dataset_dir: Path, cache_dir: Path) -> ConfigWorkflow:
+def _workflow(
+    method: str, bundle_root: Path, dataset_dir: Path, cache_dir: Path, run_id: str = "training", **overrides
+) -> ConfigWorkflow:
+    configs = ["train.json", f"train_{method}.json"] + (["evaluate.json"] if run_id == "evaluating" else [])
     return ConfigWorkflow(
-        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / f"train_{method}.json")],
+        config_file=[str(CONFIGS / name) for name in configs],
         meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train", run_id="training", bundle_root=str(bundle_root), dataset_dir=str(dataset_dir),
-        cache_dir=str(cache_dir), max_epochs=1, **TINY_BUNDLE,
+        workflow_type="train", run_id=run_id, bundle_root=str(bundle_root), dataset_dir=str(dataset_dir),
+        cache_dir=str(cache_dir), max_epochs=1, **{**TINY_BUNDLE, **overrides},
     )
 
 
@@ -442,3 +445,16 @@ def test_a_method_config_trains_one_epoch_and_exports_its_encoder(tmp_path, synt
     initial = seeded_encoder(0).state_dict()["backbone.conv1.weight"]
     assert not torch.equal(encoder.state_dict()["backbone.conv1.weight"], initial)
     assert not (tmp_path / "models" / "model.pt").exists()  # the Siamese export is left alone
+
+    # evaluate.json on top of the method's config probes that method's export, into eval/<method>
+    evaluation = _workflow(
+        "simsiam", tmp_path, synthetic_vindr, exam_cache, run_id="evaluating", probe_splits=["train", "val", "test"]
+    )
+    evaluation.initialize()
+    evaluation.run()
+    probed = evaluation.parser.get_parsed_content("trained_encoder").state_dict()
+    assert torch.equal(probed["backbone.conv1.weight"], encoder.state_dict()["backbone.conv1.weight"])
+    evaluation.finalize()
+    rows = (tmp_path / "eval" / "simsiam" / "comparison.csv").read_text()
+    assert "simsiam" in rows and "random_init" in rows and "siamese_softlabel" not in rows
+    assert not (tmp_path / "eval" / "comparison.csv").exists()
