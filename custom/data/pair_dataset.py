@@ -12,12 +12,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from custom.data.exam_cache import ExamRecord
+from custom.data.exam_cache import MOVING_SIDE, REFERENCE_SIDE, ExamRecord
 
 WEAK_NORMAL, WEAK_UNKNOWN = 0, -1
 SUPERVISION_MODES = ("weak", "none")
 # where the linear probe's normal patches come from (see LabelledPatchDataset)
 PROBE_CONTROLS = ("normal_exams", "contralateral")
+# breast of each image channel of an aligned exam stack (channels 2 and 3 hold their masks)
+STACK_SIDES = (REFERENCE_SIDE, MOVING_SIDE)
 
 
 def _cut(array: np.ndarray, centre_y: int, centre_x: int, size: int) -> np.ndarray:
@@ -129,8 +131,12 @@ def _is_matched_control(exam: ExamRecord, stack: np.ndarray, channel: int, y: in
     height, width = stack.shape[1:]
     if not (0 <= y < height and 0 <= x < width) or stack[2 + channel, y, x] <= 0.5:
         return False
-    side = "L" if channel == 0 else "R"
-    return not any(_centre_in_box(y, x, f["box"]) for f in exam.findings if f["side"] == side)
+    return not any(_centre_in_box(y, x, f["box"]) for f in exam.findings if f["side"] == STACK_SIDES[channel])
+
+
+def _birads_code(birads: int | None) -> int:
+    """BI-RADS as stored in the label arrays: -1 when unknown."""
+    return -1 if birads is None else int(birads)
 
 
 def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float, rng) -> list[tuple[int, int]]:
@@ -177,26 +183,24 @@ class LabelledPatchDataset(Dataset):
         for exam in exams:
             stack = exam.load()
             for finding in exam.findings:
-                channel = 0 if finding["side"] == "L" else 1
+                channel = STACK_SIDES.index(finding["side"])
                 xmin, ymin, xmax, ymax = finding["box"]
                 y, x = int(round((ymin + ymax) / 2)), int(round((xmin + xmax) / 2))
                 birads = finding.get("birads") or exam.breast_birads.get(finding["side"])
                 pathology = finding.get("pathology")
                 malignant = {"malignant": 1, "benign": 0}.get(pathology, -1)
                 patches.append(_cut(stack[channel], y, x, patch_size))
-                rows.append((1, -1 if birads is None else int(birads), malignant, exam.patient_id))
-                if controls == "contralateral" and _is_matched_control(exam, stack, 1 - channel, y, x):
-                    other = "R" if finding["side"] == "L" else "L"
-                    birads = exam.breast_birads.get(other)
-                    patches.append(_cut(stack[1 - channel], y, x, patch_size))
-                    rows.append((0, -1 if birads is None else int(birads), -1, exam.patient_id))
+                rows.append((1, _birads_code(birads), malignant, exam.patient_id))
+                other = 1 - channel
+                if controls == "contralateral" and _is_matched_control(exam, stack, other, y, x):
+                    patches.append(_cut(stack[other], y, x, patch_size))
+                    rows.append((0, _birads_code(exam.breast_birads.get(STACK_SIDES[other])), -1, exam.patient_id))
             if controls == "normal_exams" and exam.is_normal_pair:
-                for side, channel in (("L", 0), ("R", 1)):
+                for channel, side in enumerate(STACK_SIDES):
                     mask = stack[2 + channel] > 0.5
                     for y, x in _sample_centres(mask, normal_per_exam, patch_size, 0.6, rng):
-                        birads = exam.breast_birads.get(side)
                         patches.append(_cut(stack[channel], y, x, patch_size))
-                        rows.append((0, -1 if birads is None else int(birads), -1, exam.patient_id))
+                        rows.append((0, _birads_code(exam.breast_birads.get(side)), -1, exam.patient_id))
         if not patches:
             raise ValueError("no labelled patch could be cut: no findings and no normal exams")
         self.patches = np.stack(patches).astype(np.float16)
