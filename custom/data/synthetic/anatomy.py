@@ -25,7 +25,8 @@ SKIN = 0.10  # extra brightness of the skin line
 _SKIN_MM = 0.8  # skin line width
 _ROLL_OFF_MM = 12.0  # where the compressed breast thins towards the skin
 _SUBCUTANEOUS_MM = (3.0, 12.0)  # subcutaneous fat layer (no glands) ramp
-_SHARED_WEIGHT = 0.45  # coarse gland layout shared by the two breasts
+_GRADING = 1.0  # texture units per logistic unit: larger is more graded, smaller more binary
+_STRANDS = 0.2  # glandular fraction of a duct or ligament strand
 _NOISE = 0.004  # quantum noise, standard deviation (uniform, which is cheaper than Gaussian)
 
 
@@ -67,6 +68,7 @@ class BreastGeometry:
     skin_mm: np.ndarray  # float32 distance to the skin outline (0 outside; the chest wall is no skin)
     envelope: np.ndarray  # float32 in [0, 1]: where glandular tissue may lie
     chest_mm: np.ndarray  # float32 distance from the chest wall or pectoral edge, per pixel
+    nipple: tuple[float, float]  # (row, col) in pixels, on the outline
 
 
 def sample_anatomy(rng: np.random.Generator, field_mm: tuple[float, float]) -> Anatomy:
@@ -148,17 +150,20 @@ def breast_geometry(
     pectoral = mask & (chest < 0)
     envelope = _smoothstep(skin, *_SUBCUTANEOUS_MM) * (0.4 + 0.6 * _smoothstep(chest, 0.0, 0.15 * depth))
     envelope[~mask | pectoral] = 0.0
-    return BreastGeometry(mask, pectoral, skin, envelope, chest)
+    nipple_row = float(np.clip((yn - field_h / 2 + pose.shift_y_mm) * pose.scale_y + field_h / 2, 0, field_h) / spacing_mm)
+    nipple = (nipple_row, float(edge[int(np.clip(nipple_row, 0, h - 1))] * pose.scale_x / spacing_mm))
+    return BreastGeometry(mask, pectoral, skin, envelope, chest, nipple)
 
 
-def gland_fraction(
-    geometry: BreastGeometry, anatomy: Anatomy, texture: np.ndarray, shared: np.ndarray
-) -> np.ndarray:
-    """Glandular fraction in [0, 1]: the power-law texture, softly thresholded by BI-RADS density,
-    confined to the glandular envelope. `shared` is the coarse layout common to both breasts."""
-    mix = (_SHARED_WEIGHT * shared + texture) / np.float32(np.hypot(_SHARED_WEIGHT, 1.0))
-    level = (mix - _DENSITY_THRESHOLD[anatomy.density]) / np.float32(0.45)
-    return (geometry.envelope / (1.0 + np.exp(-level))).astype(np.float32)
+def gland_fraction(geometry: BreastGeometry, anatomy: Anatomy, texture: np.ndarray, strands: np.ndarray) -> np.ndarray:
+    """Glandular fraction in [0, 1]: the unit-variance power-law `texture` mapped smoothly (graded, not
+    binary) through a logistic curve whose offset is set by the BI-RADS density, confined to the glandular
+    envelope, plus ducts and ligament strands converging on the nipple."""
+    level = (texture - _DENSITY_THRESHOLD[anatomy.density]) / np.float32(_GRADING)
+    gland = geometry.envelope / (1.0 + np.exp(-level))
+    tissue = geometry.mask & ~geometry.pectoral
+    gland += np.float32(_STRANDS) * strands * (1.0 - gland) * tissue
+    return gland.astype(np.float32)
 
 
 def expose(

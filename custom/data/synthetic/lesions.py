@@ -1,13 +1,15 @@
 """Mammographic findings: their clinical labels and how they change the glandular-fraction map.
 
 Lesions are drawn in glandular-fraction units, before exposure, so they are thinned at the skin and
-masked by dense tissue exactly like parenchyma. A mass replaces tissue along the beam: its gain is its
-projected thickness over the compressed thickness, times how much denser it is than the tissue it
-displaces, times ``_GAIN``. Contrast stays low (a few percent of the display range), so a lesion is a
-change of structure rather than an obvious bright spot. ``_GAIN`` is 2.5 rather than 1 because annotated
-screening findings are, by definition, perceptible to a reader: at 1 most masses in dense tissue were
-invisible even to the eye, while at 2.5 the raw-pixel difference between the aligned breasts still
-separates lesion from normal patches with an AUC of only about 0.6 (``tests/test_synthetic.py``).
+masked by dense tissue exactly like parenchyma. A mass replaces the tissue along the beam by denser tissue
+(``density`` 1.05-1.4 times fibroglandular tissue): the share it replaces grows with the square root of its
+size over the compressed thickness, times ``_GAIN``, at most all of it. Masses are 5-30 mm, with sharp,
+obscured or (spiculated) ill-defined margins; calcifications are clusters of 0.2-0.6 mm specks whose
+integrated signal is kept at any pixel spacing, so they fade when a preset downsamples as on a real image.
+
+``_GAIN`` is the one conspicuity setting. It was calibrated against real-data figures that favour no
+method (bilateral subtraction on real film pairs, and the separability of real lesion patches), with no
+method's result looked at: ``docs/benchmark_calibration.md`` has the figures of the frozen version.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ _P_MALIGNANT = {
     ("distortion", 4): 0.5,
 }
 _SIZE_MM = {
-    "circumscribed": (6.0, 25.0), "spiculated": (8.0, 25.0), "calcification": (5.0, 15.0), "distortion": (10.0, 25.0),
+    "circumscribed": (5.0, 30.0), "spiculated": (6.0, 30.0), "calcification": (5.0, 15.0), "distortion": (10.0, 25.0),
 }
+_OBSCURED = 0.4  # share of non-spiculated masses whose margin is obscured or indistinct rather than sharp
+_MARGIN_BLUR = (0.08, 0.2)  # blur of an indistinct margin, as a fraction of the mass diameter
 _CATEGORY = {
     "circumscribed": ("Mass",),
     "spiculated": ("Mass",),
@@ -44,7 +48,7 @@ _CATEGORY = {
     "distortion": ("Architectural Distortion",),
 }
 _SPECK_MM = (0.2, 0.6)
-_GAIN = 2.5  # mass contrast: projected thickness over compressed thickness, times this (see module doc)
+_GAIN = 1.8  # lesion contrast at a size equal to the compressed thickness (see _contrast and the module doc)
 _SPECK_BRIGHTNESS = (0.5, 1.1)  # glandular-fraction units at full resolution
 
 
@@ -57,7 +61,8 @@ class Finding:
     birads: int
     pathology: str  # "malignant" or "benign"
     size_mm: float  # mass diameter, cluster diameter or distortion diameter
-    density: float  # mass density relative to glandular tissue
+    density: float  # mass density relative to glandular tissue (> 1: denser than fibroglandular tissue)
+    margin_mm: float  # blur of the mass margin: 0 for a sharp (circumscribed) one
     with_calcifications: bool
     seed: int
 
@@ -71,16 +76,31 @@ def sample_finding(rng: np.random.Generator) -> Finding:
     with_calcs = kind == "spiculated" and rng.random() < 0.25
     categories = _CATEGORY[kind] + (("Suspicious Calcification",) if with_calcs else ())
     lo, hi = _SIZE_MM[kind]
+    size_mm = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
     return Finding(
         kind=kind,
         categories=categories,
         birads=birads,
         pathology="malignant" if malignant else "benign",
-        size_mm=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))),
-        density=rng.uniform(1.0, 1.3),
+        size_mm=size_mm,
+        density=rng.uniform(1.05, 1.4),
+        margin_mm=_margin_blur(kind, size_mm, rng),
         with_calcifications=with_calcs,
         seed=int(rng.integers(2**31)),
     )
+
+
+def _contrast(size_mm: float, thickness_mm: float) -> np.float32:
+    """How far a lesion replaces the tissue along the beam: ``_GAIN * sqrt(size / thickness)``, at most 1."""
+    return np.float32(min(1.0, _GAIN * np.sqrt(size_mm / thickness_mm)))
+
+
+def _margin_blur(kind: str, size_mm: float, rng: np.random.Generator) -> float:
+    """Margin blur in mm: spiculated masses are ill-defined around their core, other masses are sharp
+    (circumscribed) or obscured/indistinct; calcifications and distortions have no mass margin."""
+    if kind == "spiculated" or (kind == "circumscribed" and rng.random() < _OBSCURED):
+        return float(rng.uniform(*_MARGIN_BLUR) * size_mm)
+    return 0.0
 
 
 def _window(shape: tuple[int, int], centre: tuple[float, float], radius: float):
@@ -168,16 +188,18 @@ def add_finding(
         return _add_distortion(gland, finding, centre, spacing_mm, thickness_mm, rotation, rng, radius)
     spiculated = finding.kind == "spiculated"
     core = radius * (0.6 if spiculated else 1.0)
-    reach = core * 1.3 + (2.5 * core if spiculated else 0.0)
+    reach = core * 1.3 + (2.5 * core if spiculated else 0.0) + 2.0 * finding.margin_mm / spacing_mm
     sl, yy, xx = _window(gland.shape, centre, reach)
     rho, theta = np.hypot(yy, xx), np.arctan2(yy, xx) + rotation
     shape = _blob(rho, theta, core, rng, lobes=6 if spiculated else 4, lumpiness=0.15 if spiculated else 0.12)
+    if finding.margin_mm > 0:
+        shape = ndimage.gaussian_filter(shape, finding.margin_mm / spacing_mm, mode="constant")
     if spiculated:
         lines = _spicules(yy, xx, rotation, rng, 0.8 * core, 2.2 * core, spacing_mm, int(rng.integers(12, 28)))
         shape = np.maximum(shape, lines)
     local = gland[sl]
     tissue = local > 0  # glandular fraction is positive inside the breast, except the outer 3 mm
-    gain = np.float32(_GAIN * finding.size_mm / thickness_mm)
+    gain = _contrast(finding.size_mm, thickness_mm)
     local += gain * shape * (np.float32(finding.density) - local)
     if finding.with_calcifications:
         n = int(rng.integers(5, 13))
@@ -213,7 +235,7 @@ def _add_distortion(
     src_x = np.float32(centre[1] - sl[1].start) + xx * (1.0 + pull)
     local[...] = ndimage.map_coordinates(local, [src_y, src_x], order=1, mode="nearest")
     lines = _spicules(yy, xx, rotation, rng, 0.0, radius, spacing_mm, int(rng.integers(8, 16)))
-    local += np.float32(_GAIN * finding.size_mm / thickness_mm) * lines * (np.float32(finding.density) - local)
+    local += _contrast(finding.size_mm, thickness_mm) * lines * (np.float32(finding.density) - local)
     cy, cx = centre
     r = 0.75 * radius
     return (float(np.floor(max(cy - r, 0))), float(np.floor(max(cx - r, 0))),

@@ -31,7 +31,7 @@ from custom.data.synthetic.anatomy import (
 )
 from custom.data.synthetic.dicom_writer import MANUFACTURERS, DicomVariant, StudyTags, image_variant, write_mammogram
 from custom.data.synthetic.lesions import Box, Finding, add_finding, sample_finding
-from custom.data.synthetic.texture import power_law_field
+from custom.data.synthetic.texture import coarse_share, converging_strands, power_law_field
 
 BREAST_LEVEL_COLUMNS = [
     "study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
@@ -45,12 +45,20 @@ VIEWS = ("CC", "MLO")
 TEST_FRACTION = 0.2
 FINDING_FRACTION = 0.35
 FOR_PROCESSING_EVERY = 8  # one study in eight is stored as raw "FOR PROCESSING" images
+# The generator's version. Benchmark figures are frozen per version (docs/calibration.json): any change to
+# what the generator draws needs a new version, a re-run of `python -m custom calibrate` and every result
+# re-measured.
+SYNTHETIC_VERSION = "2"
+# Contralateral breasts share their glandular structures coarser than this and differ in finer ones.
+SYMMETRY_SCALE_MM = 25.0
 
 _README = """Synthetic data set in the VinDr-Mammo layout. NOT real patient data.
 
-Written by custom.data.synthetic.generate_vindr_like (preset {preset}, seed {seed}, {studies} studies).
-Images are simulated: power-law (1/f^3) tissue texture, breast outline, pectoral muscle in MLO, and in about
-a third of the studies one finding (mass, spiculated mass, calcification cluster or architectural
+synthetic_version: {version}
+Written by custom.data.synthetic.generate_vindr_like (preset {preset}, seed {seed}, {studies} studies,
+test fraction {test}, finding fraction {finding}).
+Images are simulated: graded power-law (1/f^3) glandular tissue, ducts and ligaments converging on the
+nipple, breast outline, pectoral muscle in MLO, and in a share of the studies one finding (mass, spiculated mass, calcification cluster or architectural
 distortion) in both views of one breast. Pixel spacing {spacing} mm, {height} x {width} pixels.
 
 Layout as VinDr-Mammo: images/<study_id>/<image_id>.dicom, breast-level_annotations.csv,
@@ -116,7 +124,7 @@ class RenderedBreast:
 
     image: np.ndarray  # float32 [0, 1], 1 = dense
     mask: np.ndarray  # bool
-    texture: np.ndarray  # float32, this breast's own power-law field
+    texture: np.ndarray  # float32, this breast's own part of the power-law field (the fine structures)
     boxes: tuple[Box, ...]  # (y0, x0, y1, x1) of its findings, aligned frame
 
 
@@ -132,16 +140,22 @@ def _normal_birads(rng: np.random.Generator) -> int:
     return int(rng.choice((1, 2), p=(0.75, 0.25)))
 
 
-def plan_studies(studies: int, seed: int, preset: str = "default") -> list[StudyPlan]:
-    """Plan a data set: about 20 % test studies and 35 % studies with a finding, both exact counts
-    from a seeded permutation; everything else from a per-study generator, so plans are stable."""
+def plan_studies(
+    studies: int, seed: int, preset: str = "default", *, test_fraction: float = TEST_FRACTION,
+    finding_fraction: float = FINDING_FRACTION,
+) -> list[StudyPlan]:
+    """Plan a data set: ``test_fraction`` of test studies (default 20 %) and ``finding_fraction`` of studies
+    with a finding (default 35 %), both exact counts from a seeded permutation; everything else from a
+    per-study generator, so plans are stable."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    if not (0 <= test_fraction <= 1 and 0 <= finding_fraction <= 1):
+        raise ValueError(f"fractions must lie in [0, 1], got test {test_fraction}, finding {finding_fraction}")
     spec = PRESETS[preset]
     field_mm = (spec.shape[0] * spec.spacing_mm, spec.shape[1] * spec.spacing_mm)
     top = np.random.default_rng([seed, 0])
-    test = set(top.permutation(studies)[: round(TEST_FRACTION * studies)].tolist())
-    with_finding = set(top.permutation(studies)[: round(FINDING_FRACTION * studies)].tolist())
+    test = set(top.permutation(studies)[: round(test_fraction * studies)].tolist())
+    with_finding = set(top.permutation(studies)[: round(finding_fraction * studies)].tolist())
     variant_offset = int(top.integers(0, 5 * 9 * 11 * 13))
     processing_offset = int(top.integers(0, FOR_PROCESSING_EVERY))
     plans = []
@@ -194,15 +208,18 @@ def render_study(plan: StudyPlan) -> dict[tuple[str, str], RenderedBreast]:
     The two breasts of a view share anatomy and a coarse gland layout; each has its own pose, fine
     texture and noise. Deterministic in (seed, study index)."""
     spec = PRESETS[plan.preset]
+    share = coarse_share(spec.shape, spec.spacing_mm, crossover_mm=SYMMETRY_SCALE_MM)
     out = {}
     for v, view in enumerate(VIEWS):
-        shared = power_law_field(spec.shape, spec.spacing_mm, np.random.default_rng([plan.seed, 2, plan.index, v]),
-                                 largest_mm=80.0)
+        coarse = power_law_field(spec.shape, spec.spacing_mm, np.random.default_rng([plan.seed, 2, plan.index, v]),
+                                 band="coarse", crossover_mm=SYMMETRY_SCALE_MM)
         for s, side in enumerate(SIDES):
             rng = np.random.default_rng([plan.seed, 3, plan.index, v, s])
             geometry = breast_geometry(plan.anatomy, view, spec.shape, spec.spacing_mm, sample_pose(rng))
-            texture = power_law_field(spec.shape, spec.spacing_mm, rng)
-            gland = gland_fraction(geometry, plan.anatomy, texture, shared)
+            fine = power_law_field(spec.shape, spec.spacing_mm, rng, band="fine", crossover_mm=SYMMETRY_SCALE_MM)
+            texture = np.float32(np.sqrt(share)) * coarse + np.float32(np.sqrt(1.0 - share)) * fine
+            strands = converging_strands(spec.shape, spec.spacing_mm, rng, geometry.nipple)
+            gland = gland_fraction(geometry, plan.anatomy, texture, strands)
             boxes: tuple[Box, ...] = ()
             if plan.finding is not None and side == plan.finding_side:
                 margin = max(0.5 * plan.finding.size_mm + 3.0, 10.0)
@@ -210,7 +227,7 @@ def render_study(plan: StudyPlan) -> dict[tuple[str, str], RenderedBreast]:
                 rotation = plan.mlo_rotation if view == "MLO" else 0.0
                 box = add_finding(gland, plan.finding, centre, spec.spacing_mm, plan.anatomy.thickness_mm, rotation)
                 boxes = (box,)
-            out[(side, view)] = RenderedBreast(expose(geometry, gland, texture, rng), geometry.mask, texture, boxes)
+            out[(side, view)] = RenderedBreast(expose(geometry, gland, texture, rng), geometry.mask, fine, boxes)
     return out
 
 
@@ -257,17 +274,20 @@ def _write_study(plan: StudyPlan, images_dir: Path) -> tuple[list[dict], list[di
 
 
 def generate_vindr_like(
-    out_dir: str | Path, studies: int, seed: int, preset: str = "default", *, progress: bool = False
+    out_dir: str | Path, studies: int, seed: int, preset: str = "default", *, progress: bool = False,
+    test_fraction: float = TEST_FRACTION, finding_fraction: float = FINDING_FRACTION,
 ) -> Path:
     """Write a synthetic VinDr-Mammo-like data set to `out_dir` and return its path.
 
     Presets: "test" (320 x 256 px at 0.5 mm), "default" (800 x 640 px at 0.25 mm). Same seed, same
-    bytes: CSVs, pixels and DICOM files. `progress` shows a progress bar over studies."""
+    bytes: CSVs, pixels and DICOM files. `progress` shows a progress bar over studies. The fractions are
+    those of :func:`plan_studies`."""
     out = Path(out_dir)
     images_dir = out / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     breast_rows, finding_rows = [], []
-    for plan in tqdm(plan_studies(studies, seed, preset), desc="synthetic studies", unit="study", disable=not progress):
+    plans = plan_studies(studies, seed, preset, test_fraction=test_fraction, finding_fraction=finding_fraction)
+    for plan in tqdm(plans, desc="synthetic studies", unit="study", disable=not progress):
         b, f = _write_study(plan, images_dir)
         breast_rows += b
         finding_rows += f
@@ -275,5 +295,6 @@ def generate_vindr_like(
     pd.DataFrame(finding_rows, columns=FINDING_COLUMNS).to_csv(out / "finding_annotations.csv", index=False)
     spec = PRESETS[preset]
     (out / "README.txt").write_text(_README.format(
-        preset=preset, seed=seed, studies=studies, spacing=spec.spacing_mm, height=spec.shape[0], width=spec.shape[1]))
+        version=SYNTHETIC_VERSION, preset=preset, seed=seed, studies=studies, spacing=spec.spacing_mm,
+        height=spec.shape[0], width=spec.shape[1], test=test_fraction, finding=finding_fraction))
     return out
