@@ -14,7 +14,9 @@ import custom.data.exam_cache as exam_cache
 from custom.data.alignment import align_masks, mask_iou
 from custom.data.exam_cache import prepare_exams
 from custom.data.manifest import build_manifest
-from custom.data.pair_dataset import WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset, _cut
+from custom.data.pair_dataset import (
+    WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset, _cut, _one_per_lesion,
+)
 from custom.data.report import SkipReport
 
 
@@ -119,8 +121,13 @@ def test_candidate_exams_can_contribute_more_pairs(exams):
 
 def test_labelled_patches_carry_finding_labels(exams):
     patches = LabelledPatchDataset(exams, patch_size=64, normal_per_exam=2, seed=0)
-    n_findings = sum(len(exam.findings) for exam in exams)
-    assert patches.abnormal.sum() == n_findings
+    # one patch per lesion: a mass with calcifications is annotated twice with one box
+    n_lesions = sum(len({(f["side"], tuple(f["box"])) for f in exam.findings}) for exam in exams)
+    assert n_lesions < sum(len(exam.findings) for exam in exams), "the fixture should hold a doubly annotated lesion"
+    assert patches.abnormal.sum() == n_lesions
+    assert set(patches.category[patches.abnormal == 1]) <= {"Mass", "Suspicious Calcification",
+                                                            "Architectural Distortion"}
+    assert set(patches.control[patches.abnormal == 0]) == {"normal_exams"}
     assert (patches.malignant[patches.abnormal == 0] == -1).all()
     assert set(patches.malignant[patches.abnormal == 1]) <= {0, 1, -1}
     assert (patches.birads[patches.abnormal == 1] >= 3).all()
@@ -130,7 +137,7 @@ def test_labelled_patches_carry_finding_labels(exams):
 
 def test_contralateral_controls_are_the_aligned_place_of_the_other_breast(exams):
     matched = LabelledPatchDataset(exams, patch_size=64, seed=0, controls="contralateral")
-    lesions = [(exam, finding) for exam in exams for finding in exam.findings]
+    lesions = [(exam, finding) for exam in exams for finding in _one_per_lesion(exam.findings)]
     assert matched.abnormal.sum() == len(lesions)
     controls = np.flatnonzero(matched.abnormal == 0)
     assert 0 < len(controls) <= len(lesions)  # none from normal exams; at most one per finding

@@ -17,7 +17,7 @@ from custom.data.exam_cache import MOVING_SIDE, REFERENCE_SIDE, ExamRecord
 WEAK_NORMAL, WEAK_UNKNOWN = 0, -1
 SUPERVISION_MODES = ("weak", "none")
 # where the linear probe's normal patches come from (see LabelledPatchDataset)
-PROBE_CONTROLS = ("normal_exams", "contralateral")
+PROBE_CONTROLS = ("normal_exams", "contralateral", "both")
 # breast of each image channel of an aligned exam stack (channels 2 and 3 hold their masks)
 STACK_SIDES = (REFERENCE_SIDE, MOVING_SIDE)
 
@@ -134,6 +134,17 @@ def _is_matched_control(exam: ExamRecord, stack: np.ndarray, channel: int, y: in
     return not any(_centre_in_box(y, x, f["box"]) for f in exam.findings if f["side"] == STACK_SIDES[channel])
 
 
+def _one_per_lesion(findings: list[dict]) -> list[dict]:
+    """The first finding of each (side, box): a mass with calcifications is annotated twice in one place."""
+    seen, out = set(), []
+    for finding in findings:
+        key = (finding["side"], tuple(finding["box"]))
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
 def _birads_code(birads: int | None) -> int:
     """BI-RADS as stored in the label arrays: -1 when unknown."""
     return -1 if birads is None else int(birads)
@@ -167,9 +178,12 @@ class LabelledPatchDataset(Dataset):
     - ``"contralateral"``: a matched control per finding, the aligned place of the other breast of the same
       exam (skipped when that place is outside the other breast or on a finding there). Same patient, view
       and place: only the lesion differs.
+    - ``"both"``: both kinds of controls.
 
     Each item: ``image`` (``(1, P, P)``), ``abnormal`` (0/1), ``birads`` (finding BI-RADS, else the breast's;
-    -1 unknown), ``malignant`` (1/0, -1 unknown), ``patient_id``.
+    -1 unknown), ``malignant`` (1/0, -1 unknown), ``patient_id``. The attributes ``category`` (the finding's
+    first category, "" for a control) and ``control`` (``"normal_exams"``, ``"contralateral"``, "" for a
+    lesion) say what each patch is, for per-kind figures.
     """
 
     def __init__(self, exams: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0,
@@ -182,7 +196,7 @@ class LabelledPatchDataset(Dataset):
         patches, rows = [], []
         for exam in exams:
             stack = exam.load()
-            for finding in exam.findings:
+            for finding in _one_per_lesion(exam.findings):
                 channel = STACK_SIDES.index(finding["side"])
                 xmin, ymin, xmax, ymax = finding["box"]
                 y, x = int(round((ymin + ymax) / 2)), int(round((xmin + xmax) / 2))
@@ -190,17 +204,19 @@ class LabelledPatchDataset(Dataset):
                 pathology = finding.get("pathology")
                 malignant = {"malignant": 1, "benign": 0}.get(pathology, -1)
                 patches.append(_cut(stack[channel], y, x, patch_size))
-                rows.append((1, _birads_code(birads), malignant, exam.patient_id))
+                rows.append((1, _birads_code(birads), malignant, exam.patient_id, finding["category"], ""))
                 other = 1 - channel
-                if controls == "contralateral" and _is_matched_control(exam, stack, other, y, x):
+                if controls in ("contralateral", "both") and _is_matched_control(exam, stack, other, y, x):
                     patches.append(_cut(stack[other], y, x, patch_size))
-                    rows.append((0, _birads_code(exam.breast_birads.get(STACK_SIDES[other])), -1, exam.patient_id))
-            if controls == "normal_exams" and exam.is_normal_pair:
+                    rows.append((0, _birads_code(exam.breast_birads.get(STACK_SIDES[other])), -1, exam.patient_id,
+                                 "", "contralateral"))
+            if controls in ("normal_exams", "both") and exam.is_normal_pair:
                 for channel, side in enumerate(STACK_SIDES):
                     mask = stack[2 + channel] > 0.5
                     for y, x in _sample_centres(mask, normal_per_exam, patch_size, 0.6, rng):
                         patches.append(_cut(stack[channel], y, x, patch_size))
-                        rows.append((0, _birads_code(exam.breast_birads.get(side)), -1, exam.patient_id))
+                        rows.append((0, _birads_code(exam.breast_birads.get(side)), -1, exam.patient_id,
+                                     "", "normal_exams"))
         if not patches:
             raise ValueError("no labelled patch could be cut: no findings and no normal exams")
         self.patches = np.stack(patches).astype(np.float16)
@@ -208,6 +224,8 @@ class LabelledPatchDataset(Dataset):
         self.birads = np.asarray([r[1] for r in rows], dtype=np.int64)
         self.malignant = np.asarray([r[2] for r in rows], dtype=np.int64)
         self.patient_ids = np.asarray([r[3] for r in rows])
+        self.category = np.asarray([r[4] for r in rows])
+        self.control = np.asarray([r[5] for r in rows])
 
     def __len__(self) -> int:
         return len(self.abnormal)
