@@ -62,6 +62,19 @@ def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | Non
                            n_bootstrap=n_bootstrap)
 
 
+def calibrate(data: str | None = None, out: str = "calibration", patch_preset: str = "96", epochs: int = 20,
+              texture_studies: int = 100, n_bootstrap: int = 1000, workers: int = 2, seed: int = 0) -> None:
+    """Measures the synthetic benchmark against published real-data figures (bilateral subtraction, a
+    supervised ResNet-18 patch classifier, texture beta, clip fraction) and writes ``calibration.json``,
+    ``benchmark_calibration.md`` and an exam figure to ``out``. ``data``: the benchmark folder (default
+    ``$MAMMO_SSL_BENCHMARK_DIR`` or ``~/.cache/mammo-ssl/benchmark``); its evaluation and calibration-training
+    sets are generated there once per generator version. About 30-60 minutes on 2 CPU cores."""
+    from custom.calibration import calibrate as run_calibrate
+
+    run_calibrate(data, out, patch_preset=patch_preset, epochs=epochs, texture_studies=texture_studies,
+                  n_bootstrap=n_bootstrap, workers=workers, seed=seed)
+
+
 def heatmap(bundle: str, images: str | None = None, study: str | None = None, out: str = "heatmaps",
             patch: str = "96", downsample: float | None = None, registration: str = "mask",
             device: str | None = None, amp: bool = True) -> None:
@@ -94,7 +107,7 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench, "compare": compare,
-            "evaluate-detection": evaluate_detection, "heatmap": heatmap}
+            "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -259,3 +259,17 @@ def macro_roc_auc(
         return np.mean([_auc_rows(y_score[index, k], positive) for k, positive in blocks], axis=0)
 
     return _stratified_bootstrap(members, statistic, n_bootstrap, confidence, seed)
+
+
+def mean_with_ci(values, groups, *, n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0) -> MetricResult:
+    """Mean of ``values`` with a percentile CI that resamples whole ``groups`` (patients), for per-image
+    measurements such as texture statistics, where images of one patient are correlated."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size == 0:
+        raise ValueError("mean_with_ci: no values")
+    codes, n_groups = _group_codes(groups, values.size)
+
+    def statistic(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return weights @ values / weights.sum(axis=1), np.ones(weights.shape[0], dtype=bool)
+
+    return _cluster_bootstrap(codes, n_groups, statistic, n_bootstrap, confidence, seed)
