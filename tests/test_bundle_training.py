@@ -18,7 +18,7 @@ from custom.networks import SiameseEncoder
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel"
 CONFIGS = BUNDLE / "configs"
-TINY = {"pairs_per_exam": 4, "batch_size": 8, "warmup_epochs": 1}
+TINY = {"pairs_per_exam": 4, "batch_size": 8, "warmup_epochs": 1, "calibrate_detector": False}
 
 
 def _workflow(config_files, bundle_root: Path, dataset_dir: Path, **overrides) -> ConfigWorkflow:
@@ -81,6 +81,7 @@ def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, s
     encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
     for name in ("net_a.pt", "net_b.pt", "checkpoint.pt"):
         torch.load(models / name, weights_only=True)
+    assert not (models / "detector.json").exists()  # calibrate_detector false
     stats = json.loads((tmp_path / "logs" / "soft_label_stats.json").read_text())
     assert [record["epoch"] for record in stats] == [2, 2]  # refresh before epoch 2, and after training
     assert stats[-1]["after_training"] is True

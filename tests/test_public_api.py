@@ -93,3 +93,16 @@ def test_readme_commands_exist():
     readme = (ROOT / "README.md").read_text()
     listed = set(re.findall(r"^\| `([\w-]+)", readme, flags=re.MULTILINE))
     assert listed == set(COMMANDS)
+
+
+def test_every_documented_data_set_format_is_accepted(tmp_path):
+    from custom.data import MammogramReadError, build_manifest
+
+    documented = set()
+    for path in DOCS:
+        for choices in re.findall(r"(?:--format|--dataset_format)[ =`{]*((?:\w+[|,] ?)+\w+)", path.read_text()):
+            documented |= set(re.split(r"[|,] ?", choices))
+    assert {"vindr", "cbis", "inbreast", "csv"} <= documented
+    for fmt in documented:
+        with pytest.raises(MammogramReadError, match="not found"):  # accepted: it looks for its annotation file
+            build_manifest(fmt, tmp_path)

@@ -38,7 +38,7 @@ def image_inputs(images: list[str] | tuple[str, ...] | str) -> list[ImageInput]:
 
 
 def _study_name(paths: list[Path]) -> str:
-    parents = {path.resolve().parent.name for path in paths}
+    parents = {path.absolute().parent.name for path in paths}
     return parents.pop() if len(parents) == 1 else "exam"
 
 

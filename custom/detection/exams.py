@@ -124,7 +124,7 @@ def exams_from_images(
         sides = views.setdefault(meta["view"], {})
         if meta["laterality"] in sides:
             raise ValueError(
-                f"two {meta['laterality']} {meta['view']} images: {sides[meta['laterality']][1]['path']} and {path}; "
+                f"two {meta['laterality']} {meta['view']} images: {sides[meta['laterality']][1]['path']} and {item.path}; "
                 "give one image per breast and view"
             )
         sides[meta["laterality"]] = (image, meta)
