@@ -86,9 +86,20 @@ def bench_full_size(studies: int = 4, patch: str = "96", num_workers: int | None
 
 
 def _in_fresh_process(function, *args) -> dict:
+    """``function(*args)`` in a new interpreter (not a daemon: the pipeline starts its own workers)."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(function, args)
+    results = context.Queue()
+    process = context.Process(target=_put_result, args=(results, function, *args))
+    process.start()
+    result = results.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"benchmark process {function.__name__} failed with exit code {process.exitcode}")
+    return result
+
+
+def _put_result(results, function, *args) -> None:
+    results.put(function(*args))
 
 
 def _peak_mib(who: int = resource.RUSAGE_SELF) -> float:
