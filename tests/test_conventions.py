@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from custom.cli import main
-from custom.data import MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram
+from custom.data import (
+    MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
+)
 from custom.data.readers.cbis import CSV_FILES
 from tests.archive_fixtures import (
     cbis_patient_id, retag, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
@@ -101,6 +103,12 @@ def test_cbis_manifest_pairs_by_patient_not_by_study_uid(cbis, tmp_path, capsys)
     assert set(manifest["study_id"]) == {"P_00001"}
     exams = prepare_exams(manifest, tmp_path / "cache", spacing=0.5, downsample=2, report=report, progress=False)
     assert sorted(exam.view for exam in exams) == ["CC", "MLO"] and len(report) == 0
+    # the bundle's data source: CBIS files state no pixel spacing, the user says what to assume
+    unknown = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
+    assert unknown.exams == [] and "no pixel spacing" in unknown.report.summary()
+    assert "--assumed_pixel_spacing" in unknown.report.summary()
+    assumed = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"), assumed_pixel_spacing=0.25)
+    assert sorted(exam.view for exam in assumed.exams) == ["CC", "MLO"] and len(assumed.report) == 0
     code, out, err = run_cli(capsys, "manifest", "--format", "cbis", "--root", str(root), "--out",
                              str(tmp_path / "m.csv"), "--check", "--workers", "2")
     assert code == 0, err

@@ -205,7 +205,8 @@ def _output_scale(
             return file_spacing / spacing
         if downsample is None:
             raise MammogramReadError(
-                path, f"spacing={spacing} mm asked but the file has no pixel spacing; pass downsample= too"
+                path, f"spacing={spacing} mm asked but the file has no pixel spacing; pass downsample= too "
+                      "(bundle: --assumed_pixel_spacing MM; heatmap: --downsample N)"
             )
     if downsample is not None:
         if downsample <= 0:
