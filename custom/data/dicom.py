@@ -48,7 +48,8 @@ class DecodedImage:
 
 
 def read_dicom(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> DecodedImage:
-    """Read and decode ``path``; ``laterality``/``view`` override the tags and file name when given.
+    """Read and decode ``path``; a given ``laterality``/``view`` names what the file does not say, and must agree
+    with what it does (``custom.data.identity``).
 
     Raises ``MammogramReadError`` naming the file for anything that makes it unusable.
     """
