@@ -16,16 +16,29 @@ def synth(out: str, studies: int = 120, seed: int = 0, preset: str = "default") 
 
 
 def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa: A002 - the user-facing flag
-             val_fraction: float = 0.1, test_fraction: float = 0.2) -> None:
-    """Reads a data set in a supported layout (vindr, cbis, inbreast, csv) into one manifest CSV."""
+             val_fraction: float = 0.1, test_fraction: float = 0.2, check: bool = False,
+             workers: int | None = None) -> None:
+    """Reads a data set in a supported layout (vindr, cbis, inbreast, csv) into one manifest CSV.
+
+    ``--check`` opens every listed image once (in ``--workers`` processes, default one per CPU up to 8) and
+    leaves out, and reports, those that cannot be decoded or whose tags contradict the annotations.
+    """
+    from custom.data.check import check_images
+    from custom.data.files import writable_output
     from custom.data.manifest import build_manifest, summarise, write_manifest
+    from custom.data.parallel import default_workers
     from custom.data.report import SkipReport
 
+    writable_output(out)
     report = SkipReport()
     table = build_manifest(format, root, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, report=report)
+    if check:
+        table = check_images(table, num_workers=default_workers() if workers is None else workers, report=report)
     write_manifest(table, out)
     print(summarise(table))
     print(report.summary())
+    if not check:
+        print("images listed, not opened: add --check to decode each image once and leave out the unusable ones")
     print(f"manifest written to {out}")
 
 
@@ -118,6 +131,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command = _join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images")
         fire.Fire(COMMANDS, command=command, name="python -m custom")
-    except (MammogramReadError, FileNotFoundError, ValueError) as error:
+    except (MammogramReadError, OSError, ValueError) as error:  # OSError: unwritable output, full disk, ...
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from monai.bundle import ConfigWorkflow
+from PIL import Image
 
 from custom.engines import CoTrainingIteration, MixedPrecision, SoftLabelBank
 from custom.networks import SiameseEncoder
+from tests.layout_fixtures import tree_digest
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel"
 CONFIGS = BUNDLE / "configs"
-TINY = {"pairs_per_exam": 4, "batch_size": 8, "warmup_epochs": 1}
+TINY = {"pairs_per_exam": 4, "batch_size": 8, "warmup_epochs": 1, "calibrate_detector": False}
 
 
 def _workflow(config_files, bundle_root: Path, dataset_dir: Path, **overrides) -> ConfigWorkflow:
@@ -54,24 +59,58 @@ def test_train_and_evaluate_configs_have_every_required_property(tmp_path, synth
     assert workflow.check_properties() == []
 
 
-def test_evaluation_compares_trained_and_random_encoders(tmp_path, synthetic_vindr):
-    _train(tmp_path, synthetic_vindr, max_epochs=1)
-    workflow = ConfigWorkflow(
-        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")],
-        meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train", run_id="evaluating", bundle_root=str(tmp_path), dataset_dir=str(synthetic_vindr),
-        probe_splits=["train", "val", "test"], **TINY,
-    )
-    workflow.initialize()
-    workflow.run()
-    workflow.finalize()
-    rows = list(csv.DictReader(open(tmp_path / "eval" / "comparison.csv")))
+def test_readme_training_then_heatmap_then_evaluation_on_an_archive_with_bad_files(tmp_path, synthetic_vindr):
+    """The README's command with the default worker processes on a copy of the data holding three bad images,
+    then ``python -m custom heatmap`` with nothing in between, then evaluation: the bad files are named and
+    counted, everything else runs, and no input byte changes."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_vindr, data)
+    table = pd.read_csv(data / "breast-level_annotations.csv", dtype=str)
+    studies = sorted(table["study_id"].unique())
+    image = {(row.study_id, row.laterality, row.view_position): data / "images" / row.study_id / f"{row.image_id}.dicom"
+             for row in table.itertuples()}
+    empty, renamed = image[(studies[1], "R", "CC")], image[(studies[2], "L", "MLO")]
+    empty.write_bytes(b"")
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(renamed, format="PNG")
+    swapped = (table["study_id"] == studies[3]) & (table["view_position"] == "CC")  # L and R swapped in the CSV
+    table.loc[swapped, "laterality"] = table.loc[swapped, "laterality"].map({"L": "R", "R": "L"})
+    table.to_csv(data / "breast-level_annotations.csv", index=False)
+    before = tree_digest(data)
+
+    bundle = tmp_path / "bundle"
+    common = ["--bundle_root", str(bundle), "--dataset_dir", str(data), "--pairs_per_exam", "4", "--batch_size", "8"]
+    train = _bundle_cli("training", "['configs/train.json']", *common, "--max_epochs", "1", "--calibration_exams", "8")
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert "3 input(s) skipped" in train.stdout
+    for path, problem in ((empty, "empty file (0 bytes)"), (renamed, "not a DICOM file (it holds a PNG image)"),
+                          (image[(studies[3], "R", "CC")], "contradictory laterality: L from given")):
+        assert f"- {path}: exam not usable: {problem}" in train.stdout
+    assert "detector calibration fitted on 8 exams and saved to" in train.stdout + train.stderr
+
+    out = tmp_path / "heatmaps"
+    exam = [str(image[(studies[0], side, view)]) for side in "LR" for view in ("CC", "MLO")]
+    shown = subprocess.run([sys.executable, "-m", "custom", "heatmap", "--bundle", str(bundle), "--images", *exam,
+                            "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    summary = json.loads((out / studies[0] / "detection.json").read_text())
+    assert [view["status"] for view in summary["views"]] == ["ok", "ok"]
+
+    evaluation = _bundle_cli("evaluating", "['configs/train.json','configs/evaluate.json']", *common,
+                             "--probe_splits", "['train','val','test']")
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert "3 input(s) skipped" in evaluation.stdout
+    rows = list(csv.DictReader(open(bundle / "eval" / "comparison.csv")))
     abnormal = {row["encoder"]: row for row in rows if row["task"] == "abnormal"}
     assert set(abnormal) == {"siamese_softlabel", "random_init"}
     for row in abnormal.values():
         assert 0.0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1.0
-    assert (tmp_path / "eval" / "roc_abnormal_comparison.png").stat().st_size > 0
-    assert (tmp_path / "eval" / "siamese_softlabel" / "metrics.json").exists()
+    assert (bundle / "eval" / "roc_abnormal_comparison.png").stat().st_size > 0
+    assert tree_digest(data) == before
+
+
+def _bundle_cli(run_id: str, config_files: str, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", config_files, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=BUNDLE)
 
 
 def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, synthetic_vindr):
@@ -81,6 +120,7 @@ def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, s
     encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
     for name in ("net_a.pt", "net_b.pt", "checkpoint.pt"):
         torch.load(models / name, weights_only=True)
+    assert not (models / "detector.json").exists()  # calibrate_detector false
     stats = json.loads((tmp_path / "logs" / "soft_label_stats.json").read_text())
     assert [record["epoch"] for record in stats] == [2, 2]  # refresh before epoch 2, and after training
     assert stats[-1]["after_training"] is True

@@ -15,7 +15,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
-from custom.data.dicom import parse_name, read_dicom, view_from_tags
+from custom.data.dicom import read_dicom
+from custom.data.identity import Hint, dicom_hints, parse_name
 from custom.data.errors import MammogramReadError
 from custom.data.reader import read_mammogram
 from custom.data.transforms import LoadMammogram, LoadMammogramd
@@ -152,7 +153,7 @@ def test_view_codes(code: str, view: str) -> None:
     item.CodeValue, item.CodeMeaning = code, "unlabelled"
     ds = Dataset()
     ds.ViewCodeSequence = Sequence([item])
-    assert view_from_tags(ds) == view
+    assert dicom_hints(ds) == [Hint("ViewCodeSequence", view=view)]
 
 
 @pytest.mark.parametrize(
@@ -180,12 +181,16 @@ def test_parse_name_needs_one_unambiguous_token() -> None:
     assert parse_name("L_and_R_CC") == (None, "CC")
 
 
-def test_arguments_override_the_file(tmp_path: Path, breast) -> None:
-    path = write_mammogram_dicom(tmp_path / "L_CC.dcm", breast[0], laterality="L", view="CC")
-    meta = read_mammogram(path, laterality="right", view="ml")[1]
+def test_arguments_name_what_the_file_does_not_say(tmp_path: Path, breast) -> None:
+    silent = write_mammogram_dicom(tmp_path / "1-132.dcm", breast[0], laterality_in=None, view_in=None)
+    meta = read_mammogram(silent, laterality="right", view="ml")[1]
     assert (meta["laterality"], meta["view"]) == ("R", "MLO")
     with pytest.raises(ValueError, match="laterality"):
-        read_mammogram(path, laterality="both")
+        read_mammogram(silent, laterality="both")
+    tagged = write_mammogram_dicom(tmp_path / "x.dcm", breast[0], laterality="L", view="CC")
+    assert read_mammogram(tagged, laterality="L", view="CC")[1]["laterality"] == "L"
+    with pytest.raises(MammogramReadError, match="contradictory laterality: R from given .*L from ImageLaterality"):
+        read_mammogram(tagged, laterality="R")
 
 
 @pytest.mark.parametrize(("missing", "kwargs"), [("laterality", {"laterality_in": None}), ("view", {"view_in": None})])
@@ -368,7 +373,7 @@ def test_reading_never_changes_the_file(tmp_path: Path, breast) -> None:
 
 
 def test_monai_transforms(tmp_path: Path, breast, reference) -> None:
-    path = write_mammogram_dicom(tmp_path / "t.dcm", breast[0], laterality="L")
+    path = write_mammogram_dicom(tmp_path / "t_L.dcm", breast[0], laterality_in=None)  # "L": a last-resort hint
     image, meta = LoadMammogram()(path)
     assert image.shape == (1, *reference[0].shape) and image.dtype == np.float32
     data = LoadMammogramd(keys="image", laterality_key="side")({"image": str(path), "side": "R"})

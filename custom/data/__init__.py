@@ -1,1 +1,39 @@
-"""Reading mammograms, data-set manifests, synthetic exams and contralateral pair datasets."""
+"""Reading mammograms, data-set manifests, synthetic exams and contralateral pair datasets.
+
+The names users need are importable from here (``from custom.data import read_mammogram, LoadMammogramd``);
+each is loaded from its module on first use, so that importing one light module of the package (the
+manifest, say) does not import MONAI and torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "custom.data.reader": ("read_mammogram", "identify"),
+    "custom.data.transforms": ("LoadMammogram", "LoadMammogramd"),
+    "custom.data.errors": ("MammogramReadError",),
+    "custom.data.report": ("SkipReport",),
+    "custom.data.manifest": ("MANIFEST_COLUMNS", "build_manifest", "read_manifest", "write_manifest", "findings_of",
+                             "assign_patient_splits", "summarise"),
+    "custom.data.check": ("check_images",),
+    "custom.data.exam_cache": ("ExamRecord", "prepare_exams"),
+    "custom.data.pair_dataset": ("ContralateralPairDataset", "LabelledPatchDataset"),
+    "custom.data.source": ("MammoDataSource",),
+    "custom.data.presets": ("patch_preset",),
+    "custom.data.synthetic": ("generate_vindr_like",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,14 +2,12 @@
 
 Real screening DICOMs differ by vendor and archive: the pixels may be compressed, carry garbage above
 ``BitsStored``, need a modality and VOI LUT, or be stored inverted (``MONOCHROME1``); laterality and view
-sit in different tags or only in the file name. This module hides all of that behind ``read_dicom``.
-The file-name conventions (``laterality_from_path`` / ``view_from_path``) are shared with the PNG and
-NIfTI readers, which have no tags.
+sit in different tags or only in the file name (``custom.data.identity``), and archives hold objects that are
+no mammogram (masks, crops, reports, tomosynthesis). This module hides all of that behind ``read_dicom``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +17,18 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from custom.data.errors import MammogramReadError
+from custom.data.files import checked_file, looks_like
+from custom.data.identity import dicom_hints, patient_of, resolve, shared_group_item
 
-LATERALITY_WORDS = {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}
-# "ML" is INbreast's name for the medio-lateral oblique view.
-VIEW_WORDS = {"CC": "CC", "MLO": "MLO", "ML": "MLO"}
-# SNOMED-RT and SNOMED CT codes of the two screening views (DICOM CID 4014).
-VIEW_CODES = {"R-10242": "CC", "399162004": "CC", "R-10226": "MLO", "399368009": "MLO"}
-VIEW_MEANINGS = {"craniocaudal": "CC", "mediolateraloblique": "MLO"}
-# How many folders above the file are searched: CBIS-DDSM keeps "..._LEFT_CC" three levels up.
-NAME_SEARCH_PARENTS = 3
 PRESENTATION_INTENTS = ("FOR PRESENTATION", "FOR PROCESSING")
-LATERALITY_SOURCES = "ImageLaterality/Laterality/FrameLaterality/PatientOrientation/SeriesDescription"
-VIEW_SOURCES = "ViewPosition/ViewCodeSequence/PatientOrientation/SeriesDescription"
+# Larger images are refused before decoding: 60 Mpx (e.g. 8,000 x 7,500) is above any mammography detector
+# or film digitiser, and its decoding alone would need about 1 GiB.
+MAX_PIXELS = 60_000_000
+PRESENTATION_STATE_SOP = "1.2.840.10008.5.1.4.1.1.11."
+STRUCTURED_REPORT_SOP = "1.2.840.10008.5.1.4.1.1.88."
+SECONDARY_CAPTURE_SOP = "1.2.840.10008.5.1.4.1.1.7"
+# CBIS-DDSM's series descriptions of its lesion masks and crops, which sit next to the mammograms
+NOT_MAMMOGRAM_SERIES = ("roi mask", "cropped")
 
 
 @dataclass(frozen=True)
@@ -46,33 +44,70 @@ class DecodedImage:
     pixel_spacing: float | None
     presentation_intent: str | None
     photometric: str
+    patient_id: str | None = None  # the patient (CBIS-DDSM: "P_00001"), None for formats without tags
 
 
 def read_dicom(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> DecodedImage:
-    """Read and decode ``path``; ``laterality``/``view`` override the tags and file name when given.
+    """Read and decode ``path``; a given ``laterality``/``view`` names what the file does not say, and must agree
+    with what it does (``custom.data.identity``).
 
     Raises ``MammogramReadError`` naming the file for anything that makes it unusable.
     """
     path = Path(path)
-    try:
-        ds = pydicom.dcmread(path, force=False)
-    except Exception as exc:  # pydicom raises many types for non-DICOM, corrupt or truncated files
-        raise MammogramReadError(path, f"not a readable DICOM file ({exc})") from exc
-    laterality = laterality or laterality_from_tags(ds) or laterality_from_path(path)
-    if laterality is None:
-        raise MammogramReadError(path, f"laterality not found in tags {LATERALITY_SOURCES} or file name")
-    view = view or view_from_tags(ds) or view_from_path(path)
-    if view is None:
-        raise MammogramReadError(path, f"view not found in tags {VIEW_SOURCES} or file name")
+    ds = read_header(path, pixels=True)
+    pixels = decode_pixels(ds, path)  # first: a damaged file is named as such, not for its missing tags
+    laterality, view = resolve(path, dicom_hints(ds), laterality=laterality, view=view)
     intent = str(ds.get("PresentationIntentType", "")).strip().upper()
     return DecodedImage(
-        pixels=decode_pixels(ds, path),
+        pixels=pixels,
         laterality=laterality,
         view=view,
         pixel_spacing=pixel_spacing(ds),
         presentation_intent=intent if intent in PRESENTATION_INTENTS else None,
         photometric=str(ds.get("PhotometricInterpretation", "")).strip(),
+        patient_id=patient_of(ds),
     )
+
+
+def read_header(path: Path, *, pixels: bool = False) -> Dataset:
+    """The DICOM dataset of ``path`` (without pixel data unless ``pixels``), refused when it is no mammogram.
+
+    Presentation states, structured reports, CBIS-DDSM ROI masks and lesion crops, and secondary captures of
+    another modality (screenshots, scanned forms) are named as what they are rather than failing later.
+    """
+    checked_file(path)
+    try:
+        ds = pydicom.dcmread(path, force=False, stop_before_pixels=not pixels)
+    except Exception as exc:  # pydicom raises many types for non-DICOM, corrupt or truncated files
+        kind = looks_like(path)
+        problem = f"not a DICOM file ({kind})" if kind else f"not a readable DICOM file ({exc})"
+        raise MammogramReadError(path, problem) from exc
+    problem = not_a_mammogram(ds)
+    if problem:
+        raise MammogramReadError(path, problem)
+    return ds
+
+
+def not_a_mammogram(ds: Dataset) -> str | None:
+    """Why this DICOM object is not a single mammogram, or None when it may be one."""
+    sop_class = str(ds.get("SOPClassUID", ""))
+    description = str(ds.get("SeriesDescription", "")).strip()
+    modality = str(ds.get("Modality", "")).strip().upper()
+    if sop_class.startswith(PRESENTATION_STATE_SOP):
+        return "a presentation state (display settings for other images), not an image"
+    if sop_class.startswith(STRUCTURED_REPORT_SOP):
+        return "a structured report, not an image"
+    if any(word in description.lower() for word in NOT_MAMMOGRAM_SERIES):
+        return f"series {description!r} holds lesion masks or crops (CBIS-DDSM), not a full mammogram"
+    if sop_class.startswith(SECONDARY_CAPTURE_SOP) and modality not in ("MG", ""):
+        return f"a secondary capture of modality {modality!r} (a screenshot or scanned document), not a mammogram"
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        return f"a multi-frame object ({frames} frames, e.g. tomosynthesis); expected one 2-D mammogram"
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if rows * columns > MAX_PIXELS:
+        return f"{rows} x {columns} pixels is larger than any mammogram (limit {MAX_PIXELS:,} pixels)"
+    return None
 
 
 def decode_pixels(ds: Dataset, path: str | Path) -> np.ndarray:
@@ -82,7 +117,7 @@ def decode_pixels(ds: Dataset, path: str | Path) -> np.ndarray:
     table: exact, and much faster on 16-bit mammograms than applying them to every pixel.
     """
     if "PixelData" not in ds:
-        raise MammogramReadError(path, "no pixel data (PixelData element missing)")
+        raise MammogramReadError(path, "no pixel data (no PixelData element; a truncated file, or no image)")
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise MammogramReadError(path, f"photometric interpretation {photometric!r} is not greyscale")
@@ -139,105 +174,10 @@ def pixel_spacing(ds: Dataset) -> float | None:
 
     Mammography pixels are square; should row and column spacing differ, their mean is returned.
     """
-    measures = _shared_group_item(ds, "PixelMeasuresSequence")
+    measures = shared_group_item(ds, "PixelMeasuresSequence")
     for source in (ds,) if measures is None else (ds, measures):
         for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
             value = source.get(keyword)
             if value and min(float(v) for v in value) > 0:
                 return float(np.mean([float(v) for v in value]))
     return None
-
-
-def laterality_from_tags(ds: Dataset) -> str | None:
-    """"L"/"R" from ImageLaterality, Laterality, FrameLaterality, PatientOrientation, SeriesDescription."""
-    anatomy = _shared_group_item(ds, "FrameAnatomySequence")
-    for value in (
-        ds.get("ImageLaterality"),
-        ds.get("Laterality"),
-        anatomy.get("FrameLaterality") if anatomy is not None else None,
-    ):
-        text = str(value or "").strip().upper()
-        if text in ("L", "R"):
-            return text
-    return _orientation_hints(ds)[0] or parse_name(str(ds.get("SeriesDescription", "")))[0]
-
-
-def view_from_tags(ds: Dataset) -> str | None:
-    """"CC"/"MLO" from ViewPosition, ViewCodeSequence, PatientOrientation, SeriesDescription."""
-    position = str(ds.get("ViewPosition", "")).strip().upper()
-    if position in ("CC", "MLO"):
-        return position
-    for item in ds.get("ViewCodeSequence", []):
-        code = str(item.get("CodeValue", "")).strip()
-        meaning = re.sub(r"[^a-z]", "", str(item.get("CodeMeaning", "")).lower())
-        found = VIEW_CODES.get(code) or VIEW_MEANINGS.get(meaning)
-        if found:
-            return found
-    return _orientation_hints(ds)[1] or parse_name(str(ds.get("SeriesDescription", "")))[1]
-
-
-def laterality_from_path(path: str | Path) -> str | None:
-    """Laterality from the file name, else from the nearest of its parent folders that names one."""
-    return _search_path(Path(path), 0)
-
-
-def view_from_path(path: str | Path) -> str | None:
-    """View from the file name, else from the nearest of its parent folders that names one."""
-    return _search_path(Path(path), 1)
-
-
-def parse_name(text: str) -> tuple[str | None, str | None]:
-    """(laterality, view) named by the tokens of ``text``; each None when absent or contradictory.
-
-    Tokens are runs of letters/digits: "L", "LEFT", "CC", "MLO", "ML" and joined forms such as "RMLO".
-    """
-    lateralities: set[str] = set()
-    views: set[str] = set()
-    for token in re.split(r"[^A-Z0-9]+", text.upper()):
-        if token in LATERALITY_WORDS:
-            lateralities.add(LATERALITY_WORDS[token])
-        elif token in VIEW_WORDS:
-            views.add(VIEW_WORDS[token])
-        elif token[:1] in ("L", "R") and token[1:] in VIEW_WORDS:
-            lateralities.add(token[0])
-            views.add(VIEW_WORDS[token[1:]])
-    return (
-        lateralities.pop() if len(lateralities) == 1 else None,
-        views.pop() if len(views) == 1 else None,
-    )
-
-
-def _search_path(path: Path, index: int) -> str | None:
-    """First (laterality, view)[index] found in the file name or up to NAME_SEARCH_PARENTS folders above."""
-    for part in [path.name, *(parent.name for parent in path.parents[:NAME_SEARCH_PARENTS])]:
-        found = parse_name(part)[index]
-        if found:
-            return found
-    return None
-
-
-def _orientation_hints(ds: Dataset) -> tuple[str | None, str | None]:
-    """(laterality, view) implied by PatientOrientation in the standard mammography orientation.
-
-    Rows run towards anterior or posterior (A/P); the column direction names the patient side the image
-    bottom points to: towards the patient's right on a left breast, so "R" -> "L". A foot/head component
-    (e.g. "A\\FR") means an oblique view, none (e.g. "A\\R") a cranio-caudal one.
-    """
-    orientation = [str(v).strip().upper() for v in (ds.get("PatientOrientation") or [])]
-    if len(orientation) != 2 or orientation[0] not in ("A", "P") or not orientation[1]:
-        return None, None
-    column = orientation[1]
-    sides = set(column) & {"L", "R"}
-    if len(sides) != 1 or not set(column) <= {"L", "R", "F", "H"}:
-        return None, None
-    laterality = "L" if sides == {"R"} else "R"
-    return laterality, "MLO" if set(column) & {"F", "H"} else "CC"
-
-
-def _shared_group_item(ds: Dataset, sequence: str) -> Dataset | None:
-    """First item of ``sequence`` inside SharedFunctionalGroupsSequence (enhanced MG objects), if any."""
-    groups = ds.get("SharedFunctionalGroupsSequence")
-    if not groups:
-        return None
-    items = groups[0].get(sequence)
-    return items[0] if items else None

@@ -6,9 +6,16 @@ from pathlib import Path
 
 
 class MammogramReadError(RuntimeError):
-    """An image or annotation file that cannot be read or used; the message names the file."""
+    """An image or annotation file that cannot be read or used; the message names the file.
+
+    It survives pickling, so an error raised in a worker process reaches the parent intact (the default
+    exception pickling would call ``__init__`` with the message alone).
+    """
 
     def __init__(self, path: str | Path, problem: str):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.problem)

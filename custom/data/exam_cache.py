@@ -4,14 +4,22 @@ An *exam* here is one study and one view: the left breast is the reference, the 
 warped onto it. Each exam is stored as one ``(4, H, W)`` float16 ``.npy`` stack (reference image,
 aligned contralateral image, and their masks) plus a JSON record, so that epochs after the first read
 no DICOM and patch sampling can memory-map the arrays.
+
+The record holds the array's SHA-256: a damaged array (a crash, a full disk, a bad copy) is detected
+when the cache is next used and rebuilt. Files are written under temporary names and renamed, and each
+exam is built under a lock file (``<key>.lock``), so two runs preparing one cache folder at once never
+leave a torn file and build each exam once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import io
 import json
+import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,10 +31,12 @@ from custom.data.alignment import AxisAlignedAffine, align_masks, refine_with_in
 from custom.data.errors import MammogramReadError
 from custom.data.geometry import box_original_to_output
 from custom.data.manifest import findings_of
+from custom.data.parallel import map_reporting
 from custom.data.reader import read_mammogram
 from custom.data.report import SkipReport
 
-CACHE_VERSION = 1
+logger = logging.getLogger(__name__)
+CACHE_VERSION = 2  # 2: records carry the array's SHA-256
 REGISTRATION_MODES = ("mask", "intensity", "none")
 REFERENCE_SIDE, MOVING_SIDE = "L", "R"
 
@@ -101,14 +111,20 @@ def exam_geometry(reference_meta: dict, moving_meta: dict, affine: AxisAlignedAf
 
 
 def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
-    """Reads, aligns and stores one study-view; returns the record as a dict (picklable for workers)."""
+    """Reads, aligns and stores one study-view, or reuses its intact cache; returns the record as a dict."""
     key = _cache_key(rows, settings)
     record_path = Path(cache_dir) / f"{key}.json"
     array_path = Path(cache_dir) / f"{key}.npy"
-    if record_path.exists() and array_path.exists():
-        # the array's location is rebuilt here, so a cache stays valid when moved or reached by another path
-        return {**json.loads(record_path.read_text()), "array_path": str(array_path)}
+    with _exam_lock(Path(cache_dir) / f"{key}.lock"):
+        cached = _intact_record(record_path, array_path)
+        if cached is not None:
+            return cached
+        payload = _aligned_exam(rows, key, array_path, settings)
+        _atomic_write(record_path, json.dumps(payload).encode())
+    return payload
 
+
+def _aligned_exam(rows: pd.DataFrame, key: str, array_path: Path, settings: dict) -> dict:
     by_side = {row.laterality: row for row in rows.itertuples()}
     reference_row, moving_row = by_side[REFERENCE_SIDE], by_side[MOVING_SIDE]
     read_kwargs = dict(spacing=settings["spacing"], downsample=settings["downsample"])
@@ -118,7 +134,7 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
     moving, moving_meta = read_mammogram(moving_row.path, laterality=MOVING_SIDE, view=moving_row.view, **read_kwargs)
 
     stack, affine = align_breasts(reference, reference_meta, moving, moving_meta, settings["registration"])
-    _atomic_save(array_path, stack)
+    checksum = _atomic_write(array_path, _npy_bytes(stack))
 
     findings = []
     for side, row, meta in ((REFERENCE_SIDE, reference_row, reference_meta), (MOVING_SIDE, moving_row, moving_meta)):
@@ -141,22 +157,67 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
         findings=findings,
         geometry=exam_geometry(reference_meta, moving_meta, affine),
     )
-    payload = asdict(record)
-    _atomic_write_text(record_path, json.dumps(payload))
-    return payload
+    return {**asdict(record), "sha256": checksum}
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
+def _intact_record(record_path: Path, array_path: Path) -> dict | None:
+    """The cached record when it and its array are intact; None (with a warning if damaged) to rebuild."""
+    if not (record_path.exists() and array_path.exists()):
+        return None
+    try:
+        payload = json.loads(record_path.read_text())
+        intact = payload["sha256"] == _sha256(array_path)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # unreadable, invalid JSON, foreign record
+        logger.warning("%s: damaged cache record (%s); rebuilding the exam", record_path, error)
+        return None
+    if not intact:
+        logger.warning("%s: damaged cache file (checksum mismatch); rebuilding the exam", array_path)
+        return None
+    # the array's location is rebuilt here, so a cache stays valid when moved or reached by another path
+    return {**payload, "array_path": str(array_path)}
+
+
+@contextmanager
+def _exam_lock(path: Path):
+    """Holds an exclusive lock on ``path`` (created if needed): one process builds an exam, others wait."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> str:
+    """Writes ``data`` under a temporary name, then renames it to ``path``; returns its SHA-256.
+
+    A failed write (a full disk) removes the partial file and names the cache file and the problem.
+    """
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise MammogramReadError(
+            path, f"cannot write the cache file ({error.strerror or error}); free space there or set cache_dir"
+        ) from None
+    return hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _study_views(manifest: pd.DataFrame, report: SkipReport) -> list[pd.DataFrame]:
@@ -165,8 +226,9 @@ def _study_views(manifest: pd.DataFrame, report: SkipReport) -> list[pd.DataFram
     for (study, view), rows in manifest.groupby(["study_id", "view"], sort=True):
         sides = sorted(rows["laterality"])
         if sides != [REFERENCE_SIDE, MOVING_SIDE]:
-            path = rows["path"].iloc[0]
-            report.skip(path, f"unpaired study: study {study} view {view} has breasts {sides}, needs one L and one R")
+            files = "; ".join(f"{side}: {Path(path).name}" for side, path in zip(rows["laterality"], rows["path"]))
+            report.skip(rows["path"].iloc[0], f"unpaired study: study {study} view {view} has breasts {sides} "
+                                              f"({files}), needs one L and one R")
             continue
         groups.append(rows)
     return groups
@@ -198,38 +260,20 @@ def prepare_exams(
 
     records: list[ExamRecord] = []
     for rows, outcome in tqdm(
-        _build_all(groups, str(cache_dir), settings, num_workers),
+        map_reporting(_build_exam, groups, num_workers, str(cache_dir), settings),
         total=len(groups), desc="aligning exams", unit="exam", disable=not progress,
     ):
         if isinstance(outcome, Exception):
-            report.skip(rows["path"].iloc[0], f"exam not usable: {outcome}")
+            exam = f"study {rows['study_id'].iloc[0]}, view {rows['view'].iloc[0]}"
+            culprit = getattr(outcome, "path", rows["path"].iloc[0])  # the file at fault, not the exam's first
+            report.skip(culprit, f"exam not usable: {getattr(outcome, 'problem', outcome)} ({exam})")
         else:
             records.append(_record_from_dict(outcome))
     return records
 
 
-_EXPECTED_ERRORS = (MammogramReadError, ValueError, OSError)
-
-
-def _build_all(groups: list[pd.DataFrame], cache_dir: str, settings: dict, num_workers: int):
-    """Yields ``(rows, record dict or the expected error)`` per study-view, serially or in worker processes."""
-    if num_workers <= 0:
-        for rows in groups:
-            try:
-                yield rows, _build_exam(rows, cache_dir, settings)
-            except _EXPECTED_ERRORS as error:
-                yield rows, error
-        return
-    with ProcessPoolExecutor(num_workers) as executor:
-        futures = [(rows, executor.submit(_build_exam, rows, cache_dir, settings)) for rows in groups]
-        for rows, future in futures:
-            try:
-                yield rows, future.result()
-            except _EXPECTED_ERRORS as error:
-                yield rows, error
-
-
 def _record_from_dict(payload: dict) -> ExamRecord:
     payload = dict(payload)
+    payload.pop("sha256")
     payload["shape"] = tuple(payload["shape"])
     return ExamRecord(**payload)

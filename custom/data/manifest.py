@@ -97,6 +97,16 @@ def make_finding(category: str, birads: int | None, pathology: str | None, box: 
     return {"category": category, "birads": birads, "pathology": pathology, "box": [float(v) for v in box]}
 
 
+def add_finding(findings: list[dict], finding: dict, *, source: str | Path, context: str,
+                report: SkipReport) -> None:
+    """Appends ``finding`` unless an identical one is there already (reported): an exact repeat of an
+    annotation row, from a copy-paste or a merged export, would count one lesion twice."""
+    if finding in findings:
+        report.skip(source, f"duplicate finding: {context} repeats {finding['category']} at {finding['box']}")
+        return
+    findings.append(finding)
+
+
 def fit_box(box: Sequence[float], shape: tuple[int, int], *, source: str | Path, context: str,
             report: SkipReport) -> list[float] | None:
     """The box clipped to an image of ``shape = (H, W)``, or None (reported) when it is unusable.
@@ -222,11 +232,24 @@ def build_manifest(fmt: str, root: str | Path, *, seed: int = 0, val_fraction: f
     if fmt not in readers:
         raise ValueError(f"unknown data-set format {fmt!r}; expected one of {sorted(readers)}")
     report = report if report is not None else SkipReport()
-    df = readers[fmt](root, report=report)
+    df = drop_duplicate_ids(readers[fmt](root, report=report), report)
     if df.empty:
         raise MammogramReadError(root, f"no images found ({fmt} layout; {len(report)} input(s) skipped)")
     df = assign_patient_splits(df, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     return _normalise(df.sort_values(["patient_id", "study_id", "image_id"], kind="stable"))
+
+
+def drop_duplicate_ids(df: pd.DataFrame, report: SkipReport) -> pd.DataFrame:
+    """Keeps the first of several files listed under one image id and reports the others: outputs and
+    annotations name images by id, so one id must mean one file."""
+    first: dict[str, str] = {}
+    keep = []
+    for row in df.itertuples():
+        known = first.setdefault(row.image_id, row.path)
+        keep.append(known == row.path)
+        if known != row.path:
+            report.skip(row.path, f"duplicate image id: {row.image_id!r} is also {known}")
+    return df[keep].reset_index(drop=True)
 
 
 def summarise(df: pd.DataFrame) -> str:

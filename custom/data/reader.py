@@ -16,15 +16,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from custom.data.dicom import (
-    LATERALITY_WORDS,
-    VIEW_WORDS,
-    DecodedImage,
-    laterality_from_path,
-    read_dicom,
-    view_from_path,
-)
+from custom.data.dicom import DecodedImage, read_dicom, read_header
 from custom.data.errors import MammogramReadError
+from custom.data.files import checked_file
+from custom.data.identity import LATERALITY_WORDS, VIEW_WORDS, dicom_hints, resolve
 from custom.data.segmentation import block_mean, breast_mask, chest_wall_side
 
 # Breast-region percentiles mapped to 0 and 1: vendors' grey scales then look alike.
@@ -54,9 +49,7 @@ def read_mammogram(
     ``segment=True`` pixels outside the breast are set to 0, which removes film labels and borders.
     The input file is only read. Unusable input raises ``MammogramReadError`` naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MammogramReadError(path, "file not found")
+    path = checked_file(path)
     laterality, view = _argument(laterality, LATERALITY_WORDS, "laterality"), _argument(view, VIEW_WORDS, "view")
     decoded = _decode(path, laterality, view)
     scale = _output_scale(path, decoded.pixel_spacing, spacing, downsample)
@@ -99,32 +92,53 @@ def read_mammogram(
         "scale": scale,
         "mask": mask,
         "photometric": decoded.photometric,
+        "patient_id": decoded.patient_id,
     }
     return image.astype(np.float32, copy=False), meta
 
 
+def identify(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> tuple[str, str]:
+    """(laterality, view) of an image file from its header and names only, without decoding pixels.
+
+    The same sources and contradiction rules as ``read_mammogram`` (``custom.data.identity``); given values
+    are checked against the file.
+    """
+    path = checked_file(path)
+    if _file_type(path) == "dicom":
+        return resolve(path, dicom_hints(read_header(path)), laterality=laterality, view=view)
+    return resolve(path, None, laterality=laterality, view=view)
+
+
 def _decode(path: Path, laterality: str | None, view: str | None) -> DecodedImage:
-    """Dispatch on the file type: PNG and NIfTI by suffix, DICOM by suffix or by its "DICM" magic."""
+    """Dispatch on the file type (see ``_file_type``)."""
+    kind = _file_type(path)
+    if kind == "png":
+        return _decode_plain(path, _read_png(path), None, laterality, view)
+    if kind == "nifti":
+        return _decode_plain(path, *_read_nifti(path), laterality, view)
+    return read_dicom(path, laterality=laterality, view=view)
+
+
+def _file_type(path: Path) -> str:
+    """PNG and NIfTI by suffix, DICOM by suffix or by its "DICM" magic."""
     name = path.name.lower()
     if name.endswith(".png"):
-        return _decode_plain(path, _read_png(path), None, laterality, view)
+        return "png"
     if name.endswith((".nii", ".nii.gz")):
-        return _decode_plain(path, *_read_nifti(path), laterality, view)
+        return "nifti"
     if name.endswith((".dcm", ".dicom")) or _has_dicom_magic(path):
-        return read_dicom(path, laterality=laterality, view=view)
+        return "dicom"
     raise MammogramReadError(path, "not a DICOM, PNG or NIfTI file")
 
 
 def _decode_plain(
     path: Path, pixels: np.ndarray, spacing: float | None, laterality: str | None, view: str | None
 ) -> DecodedImage:
-    """Wrap PNG/NIfTI pixels; these formats carry no laterality/view, so they come from args or name."""
-    laterality = laterality or laterality_from_path(path)
-    if laterality is None:
-        raise MammogramReadError(path, "laterality not found in file name (this format has no tags); pass laterality=")
-    view = view or view_from_path(path)
-    if view is None:
-        raise MammogramReadError(path, "view not found in file name (this format has no tags); pass view=")
+    """Wrap PNG/NIfTI pixels; these formats carry no laterality/view, so they come from args or names."""
+    laterality, view = resolve(path, None, laterality=laterality, view=view)
+    finite = np.isfinite(pixels)
+    if not finite.all():
+        raise MammogramReadError(path, f"{int((~finite).sum())} of {finite.size} pixels are NaN or infinite")
     return DecodedImage(
         pixels=pixels,
         laterality=laterality,
@@ -191,7 +205,8 @@ def _output_scale(
             return file_spacing / spacing
         if downsample is None:
             raise MammogramReadError(
-                path, f"spacing={spacing} mm asked but the file has no pixel spacing; pass downsample= too"
+                path, f"spacing={spacing} mm asked but the file has no pixel spacing; pass downsample= too "
+                      "(bundle: --assumed_pixel_spacing MM; heatmap: --downsample N)"
             )
     if downsample is not None:
         if downsample <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -28,10 +29,15 @@ class SkipReport:
     def summary(self) -> str:
         if not self.items:
             return "no input skipped"
-        kinds = Counter(problem.split(":")[0] for _, problem in self.items)
+        kinds = Counter(_kind(problem) for _, problem in self.items)
         lines = [f"{len(self.items)} input(s) skipped:"]
         lines += [f"  {count} x {kind}" for kind, count in kinds.most_common()]
         lines += [f"  - {path}: {problem}" for path, problem in self.items[:20]]
         if len(self.items) > 20:
             lines.append(f"  ... and {len(self.items) - 20} more")
         return "\n".join(lines)
+
+
+def _kind(problem: str) -> str:
+    """The kind of a problem, for counting: its text up to the first colon or parenthesis."""
+    return re.split(r":| \(", problem, maxsplit=1)[0]

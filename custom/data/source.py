@@ -31,7 +31,8 @@ class MammoDataSource:
 
     With ``synthetic_studies > 0`` and no VinDr annotation file in ``dataset_dir``, a synthetic VinDr-layout
     data set is generated there first (the built-in demo data); a folder that already holds data is
-    never written to.
+    never written to. ``assumed_pixel_spacing`` (mm): the spacing of files that state none (CBIS-DDSM's film
+    scans, PNG); None skips such files, naming them.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class MammoDataSource:
         synthetic_studies: int = 0,
         synthetic_preset: str = "default",
         num_workers: int = 0,
+        assumed_pixel_spacing: float | None = None,
     ):
         self.dataset_dir = Path(dataset_dir)
         self.dataset_format = dataset_format
@@ -56,6 +58,7 @@ class MammoDataSource:
         self.synthetic_studies = synthetic_studies
         self.synthetic_preset = synthetic_preset
         self.num_workers = num_workers
+        self.assumed_pixel_spacing = assumed_pixel_spacing
         self.report = SkipReport()
 
     @property
@@ -90,6 +93,7 @@ class MammoDataSource:
         with main_process_first():
             return prepare_exams(
                 manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
+                downsample=self.preset["spacing"] / self.assumed_pixel_spacing if self.assumed_pixel_spacing else None,
                 num_workers=self.num_workers, report=self.report,
             )
 

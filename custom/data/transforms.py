@@ -41,7 +41,8 @@ class LoadMammogram(Transform):
     def __call__(
         self, filename: str | Path, laterality: str | None = None, view: str | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Load ``filename``; ``laterality``/``view`` override what the file says."""
+        """Load ``filename``; ``laterality``/``view`` name what the file does not say (and must agree with what it
+        says: a contradiction is a ``MammogramReadError``)."""
         image, meta = read_mammogram(
             filename,
             spacing=self.spacing,
@@ -69,7 +70,7 @@ class LoadMammogramd(MapTransform):
         meta_keys: explicit keys for the meta dicts, one per key; None uses ``meta_key_postfix``.
         meta_key_postfix: suffix of the meta key, default ``"meta_dict"``.
         laterality_key: key of a known laterality (e.g. a manifest's ``"laterality"`` column) that
-            overrides the file's; None: the file decides.
+            names the breast of files that do not (and must agree with those that do); None: the file decides.
         view_key: likewise for the view.
         allow_missing_keys: don't raise an exception when a key is missing.
     """

@@ -1,11 +1,11 @@
 """Unsupervised lesion detection on whole exams from dense contralateral asymmetry."""
 
 from .asymmetry import asymmetry_distances, neighbourhood_distance
-from .bundle import DetectionRunner, load_weights, trained_encoder
+from .bundle import DetectionRunner, calibrate_after_training, calibrated_detector, load_weights, trained_encoder
 from .candidates import Candidate, extract_candidates
 from .dense import DenseEmbedder, EncoderDenseEmbedder, RawPixelDenseEmbedder
 from .detector import AsymmetryDetector, ExamDetection
-from .exams import AlignedExam, SingleBreastView, exams_from_images
+from .exams import AlignedExam, ImageInput, SingleBreastView, exams_from_images
 from .outputs import StudyWriter, box_to_original, heatmap_to_original, points_to_original
 
 __all__ = [
@@ -19,8 +19,11 @@ __all__ = [
     "RawPixelDenseEmbedder",
     "SingleBreastView",
     "StudyWriter",
+    "ImageInput",
     "asymmetry_distances",
     "box_to_original",
+    "calibrate_after_training",
+    "calibrated_detector",
     "exams_from_images",
     "extract_candidates",
     "heatmap_to_original",

@@ -7,9 +7,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from custom.detection.dense import EncoderDenseEmbedder
 from custom.detection.detector import AsymmetryDetector
 from custom.networks.siamese import SiameseEncoder
 
@@ -51,6 +53,36 @@ def calibration_is_current(calibration_file: str | Path, model_file: str | Path)
     return calibration.is_file() and (not model.is_file() or calibration.stat().st_mtime >= model.stat().st_mtime)
 
 
+def calibrated_detector(detector: AsymmetryDetector, calibration_file: str | Path, model_file: str | Path,
+                        fit_exams: Sequence, refit: bool = False) -> AsymmetryDetector:
+    """The detector with the calibration of ``calibration_file`` when current, else fitted on ``fit_exams``
+    and saved there; says which in one log line."""
+    calibration_file = Path(calibration_file)
+    if not refit and calibration_is_current(calibration_file, model_file):
+        logger.info("detector calibration: %s", calibration_file)
+        return AsymmetryDetector.load(calibration_file, detector.embedder)
+    fitted = detector.fit(tqdm(fit_exams, desc="calibrating the detector", unit="exam"))
+    fitted.save(calibration_file)
+    logger.info("detector calibration fitted on %d exams and saved to %s (used by python -m custom heatmap)",
+                fitted.n_exams_fit_, calibration_file)
+    return fitted
+
+
+def calibrate_after_training(model_file: str | Path, calibration_file: str | Path, fit_exams: Sequence,
+                             patch_size: int, precision, seed: int = 0, max_exams: int | None = None
+                             ) -> AsymmetryDetector:
+    """The end of ``train.json``'s run: the detector calibration for the encoder just trained, with the
+    default detector settings, so that ``python -m custom heatmap`` works right after training.
+
+    ``max_exams``: calibrate on that many exams, evenly spread over ``fit_exams`` (a GMM on distances and a
+    mean normal embedding need a few dozen exams, not a whole archive).
+    """
+    if max_exams is not None and len(fit_exams) > max_exams:
+        fit_exams = [fit_exams[i] for i in np.linspace(0, len(fit_exams) - 1, max_exams).round().astype(int)]
+    embedder = EncoderDenseEmbedder(trained_encoder(model_file, precision.device), patch_size, precision)
+    return calibrated_detector(AsymmetryDetector(embedder, seed=seed), calibration_file, model_file, fit_exams)
+
+
 class DetectionRunner:
     """The inference config's ``evaluator``: calibrate (or reuse the calibration), detect, write every study.
 
@@ -87,19 +119,10 @@ class DetectionRunner:
         self.fit_exams = fit_exams
         self.refit = refit
 
-    def calibrated_detector(self) -> AsymmetryDetector:
-        if not self.refit and calibration_is_current(self.calibration_file, self.model_file):
-            logger.info("detector calibration: %s", self.calibration_file)
-            return AsymmetryDetector.load(self.calibration_file, self.detector.embedder)
-        logger.info("fitting the detector calibration on %d exams", len(self.fit_exams))
-        detector = self.detector.fit(tqdm(self.fit_exams, desc="calibrating", unit="exam"))
-        detector.save(self.calibration_file)
-        logger.info("detector calibration saved to %s", self.calibration_file)
-        return detector
-
     def run(self) -> list[Path]:
         """Writes each study's outputs; returns the per-study JSON paths."""
-        detector = self.calibrated_detector()
+        detector = calibrated_detector(self.detector, self.calibration_file, self.model_file, self.fit_exams,
+                                       self.refit)
         studies = defaultdict(list)
         for exam in self.dataset:
             studies[exam.study_id].append(exam)

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
 
+from custom.data.files import writable_output
 from custom.data.presets import patch_preset
+from custom.data.report import SkipReport
 from custom.detection.bundle import calibration_is_current, trained_encoder
 from custom.detection.dense import EncoderDenseEmbedder
 from custom.detection.detector import AsymmetryDetector
-from custom.detection.exams import exams_from_images, study_images
+from custom.detection.exams import ImageInput, exams_from_images, study_images
 from custom.detection.outputs import StudyWriter
 from custom.engines.precision import MixedPrecision
 
+# "L_CC=path", "RMLO=path", "left-mlo=path": laterality and view for a file that names neither
+_NAMED_IMAGE = re.compile(r"^(L|R|LEFT|RIGHT)[_-]?(CC|MLO|ML)=(.+)$", re.IGNORECASE)
+_SIDES = {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}
 
-def _image_list(images: list[str] | tuple[str, ...] | str) -> list[Path]:
-    """Paths from a list, or from one string holding one path or several separated by commas."""
+
+def image_inputs(images: list[str] | tuple[str, ...] | str) -> list[ImageInput]:
+    """Images from a list, or from one string of paths separated by commas; ``L_CC=path`` names the breast."""
     if isinstance(images, str):
         images = [part.strip() for part in images.strip("[]").split(",") if part.strip()]
-    return [Path(image) for image in images]
+    inputs = []
+    for text in map(str, images):
+        named = _NAMED_IMAGE.match(text)
+        if named:
+            side, view, path = named.groups()
+            inputs.append(ImageInput(Path(path), _SIDES[side.upper()], "MLO" if view.upper() == "ML" else view.upper()))
+        else:
+            inputs.append(ImageInput(Path(text)))
+    return inputs
 
 
 def _study_name(paths: list[Path]) -> str:
-    parents = {path.resolve().parent.name for path in paths}
+    parents = {path.absolute().parent.name for path in paths}
     return parents.pop() if len(parents) == 1 else "exam"
 
 
@@ -40,26 +55,30 @@ def heatmap(
 ) -> None:
     """Detects regions where one breast looks unlike the other, on one exam, with a trained bundle.
 
-    Give the exam as ``--images F1,F2,...`` (DICOM, PNG or NIfTI; laterality and view from the tags or the
-    file names) or as ``--study FOLDER``. Writes to ``OUT/<study>/``: per image a NIfTI heatmap and a PNG
+    Give the exam as ``--images F1 F2 ...`` (DICOM, PNG or NIfTI; laterality and view from the tags or the
+    file names; ``L_CC=F1 R_CC=F2 ...`` names them for files that say nothing) or as ``--study FOLDER`` (every
+    image file inside it, sub-folders too). Writes to ``OUT/<study>/``: per image a NIfTI heatmap and a PNG
     overlay in the original pixel grid, and ``detection.json`` with the candidates (original pixels) and the
-    exam score. A view with one breast only is reported and skipped; the other views are still processed.
+    exam score. An image that cannot be read, and a view with one breast only, are reported and skipped;
+    the other views are still processed.
 
     Needs ``<bundle>/models/model.pt`` and the detector calibration ``<bundle>/models/detector.json``, which
-    the bundle's inference config fits and saves. ``patch``: the patch preset the bundle was trained with.
-    ``downsample``: for files without a pixel spacing (PNG, some DICOM), how many times to shrink them.
-    ``device``: default the first GPU if there is one, else the CPU.
+    the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
+    was trained with. ``downsample``: for files without a pixel spacing (PNG, some DICOM), how many times to
+    shrink them. ``device``: default the first GPU if there is one, else the CPU.
     """
     if (images is None) == (study is None):
         raise ValueError("give either --images F1,F2,... or --study FOLDER (exactly one of them)")
-    paths = _image_list(images) if images is not None else study_images(study)
-    study_id = Path(study).name if study is not None else _study_name(paths)
+    inputs = image_inputs(images) if images is not None else [ImageInput(path) for path in study_images(study)]
+    study_id = Path(study).name if study is not None else _study_name([item.path for item in inputs])
+    writable_output(out, folder=True)
     models = Path(bundle) / "models"
     model_file, calibration_file = models / "model.pt", models / "detector.json"
     if not calibration_file.is_file():
         raise FileNotFoundError(
-            f"{calibration_file}: no detector calibration. Run the bundle's inference config once, from the bundle "
-            "folder: python -m monai.bundle run --config_file configs/inference.json (it fits and saves it)"
+            f"{calibration_file}: no detector calibration. Training writes it at its end; for a bundle trained "
+            "before that, run the bundle's inference config once, from the bundle folder: "
+            "python -m monai.bundle run --config_file configs/inference.json (it fits and saves it)"
         )
     if not calibration_is_current(calibration_file, model_file):
         raise ValueError(
@@ -71,13 +90,19 @@ def heatmap(
     embedder = EncoderDenseEmbedder(trained_encoder(model_file, precision.device), int(preset["patch_size"]), precision)
     detector = AsymmetryDetector.load(calibration_file, embedder)
 
+    unreadable = SkipReport()
     exams, single_breast = exams_from_images(
-        paths, study_id, spacing=preset["spacing"], downsample=downsample, registration=registration
+        inputs, study_id, spacing=preset["spacing"], downsample=downsample, registration=registration,
+        report=unreadable,
     )
+    if unreadable.items:
+        print(f"warning: {unreadable.summary()}")
+    if len(unreadable) == len(inputs):
+        raise ValueError(f"none of the {len(inputs)} image(s) of the exam could be read (see the warnings above)")
     for view in single_breast:
         print(f"warning: {view.message}")
     detections = [detector.predict_exam(exam) for exam in exams]
-    summary = StudyWriter(out)(study_id, detections, single_breast)
+    summary = StudyWriter(out)(study_id, detections, single_breast, skipped=unreadable.items)
     for detection in detections:
         best = detection.candidates[0] if detection.candidates else None
         where = f", top candidate on {best.side} (score {best.score:.3f})" if best else ", no candidate"

@@ -107,8 +107,10 @@ class StudyWriter:
         self.overlays = overlays
 
     def __call__(
-        self, study_id: str, detections: Iterable[ExamDetection], single_breast: Iterable[SingleBreastView] = ()
+        self, study_id: str, detections: Iterable[ExamDetection], single_breast: Iterable[SingleBreastView] = (),
+        skipped: Iterable[tuple[str, str]] = (),
     ) -> Path:
+        """Writes one study; ``skipped``: ``(path, problem)`` of its images that could not be read."""
         folder = self.output_dir / str(study_id)
         folder.mkdir(parents=True, exist_ok=True)
         views = [self._write_view(folder, detection) for detection in detections]
@@ -116,7 +118,8 @@ class StudyWriter:
                    "images": {item.side: {"path": item.path}}} for item in single_breast]
         scores = [view["score"] for view in views if view["status"] == "ok"]
         summary = {"study_id": str(study_id), "score": max(scores) if scores else None,
-                   "views": sorted(views, key=lambda view: view["view"])}
+                   "views": sorted(views, key=lambda view: view["view"]),
+                   "unreadable_images": [{"path": path, "problem": problem} for path, problem in skipped]}
         path = folder / "detection.json"
         path.write_text(json.dumps(summary, indent=1))
         return path

@@ -38,8 +38,10 @@ def write_overlay(
     ax = fig.add_axes((0, 0, 1, 1))
     extent = (0, width, height, 0)
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="bilinear")
-    colours = colormaps["inferno"](np.clip(heatmap, 0, 1))
-    colours[..., 3] = HEAT_OPACITY * np.clip(heatmap, 0, 1)
+    step = max(1, int(np.ceil(max(height, width) / MAX_SIDE_PX)))  # the smooth map, at most display size:
+    shown = np.clip(heatmap[::step, ::step], 0, 1)  # colouring a detector-size map would take gigabytes
+    colours = colormaps["inferno"](shown, bytes=True)
+    colours[..., 3] = np.round(255 * HEAT_OPACITY * shown).astype(np.uint8)
     ax.imshow(colours, extent=extent, interpolation="bilinear")
     for rank, candidate in enumerate(candidates, 1):
         xmin, ymin, xmax, ymax = candidate["box"]

@@ -1,8 +1,10 @@
 """CBIS-DDSM: four case-description CSVs (mass/calc x train/test) and DICOM folders named in them.
 
 The CSVs name files as ``<folder>/<study uid>/<series uid>/000000.dcm``, but real downloads (NBIA Data
-Retriever) often store them under other trailing folder and file names. A path is therefore tried as
-written first, then resolved to the first ``.dcm`` (sorted) anywhere under ``root/<folder>/``.
+Retriever) store them under other trailing folder and file names (``07-20-2016-DDSM-74994/1.000000-full
+mammogram images-24515/1-1.dcm``), and inside a ``CBIS-DDSM/`` folder. A path is therefore tried as written
+first, then resolved to the first ``.dcm`` (sorted) anywhere under ``root/<folder>/`` or
+``root/CBIS-DDSM/<folder>/``. ROI masks and crops live in the sibling ``<folder>_1``, never searched for images.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import pandas as pd
 import pydicom
 
 from custom.data.errors import MammogramReadError
+from custom.data.files import resolved
 from custom.data.manifest import (
-    fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality, parse_pathology,
+    add_finding, fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality, parse_pathology,
     parse_view,
 )
 from custom.data.readers.generic import image_shape, read_table
@@ -34,6 +37,7 @@ REQUIRED_COLUMNS = ("patient_id", "left or right breast", "image view", "abnorma
                     "pathology", "image file path", "cropped image file path", "ROI mask file path")
 DENSITY_COLUMNS = ("breast_density", "breast density")  # mass files use the first, calc files the second
 CATEGORIES = {"mass": "Mass", "calcification": "Calcification"}
+DOWNLOAD_FOLDER = "CBIS-DDSM"  # where the NBIA Data Retriever puts the image folders
 
 
 def read_cbis(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
@@ -47,7 +51,7 @@ def read_cbis(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
     image, no usable mask, unparseable value) skips the whole image, since dropping a lesion would leave
     a false normal.
     """
-    root = Path(root).resolve()
+    root = resolved(root)
     images: dict[tuple[str, str, str], dict] = {}
     broken: set[tuple[str, str, str]] = set()
     shapes: dict[Path, tuple[int, int]] = {}
@@ -118,7 +122,8 @@ def _merge(kept: dict, other: dict, shapes: dict[Path, tuple[int, int]], *, wher
         logger.warning("%s: density %s differs from %s for the same image in another row; kept %s",
                        where, other["breast_density"], kept["breast_density"], kept["breast_density"])
     kept["split"] = "test" if "test" in (kept["split"], other["split"]) else kept["split"]
-    kept["findings"] += other["findings"]
+    for finding in other["findings"]:
+        add_finding(kept["findings"], finding, source=other["path"], context=where, report=report)
     return True
 
 
@@ -136,8 +141,10 @@ def _candidates(root: Path, relative: str) -> list[Path]:
     if not relative:
         return []
     written = root / relative
-    folder = root / relative.split("/")[0]
-    found = sorted(folder.rglob("*.dcm")) if folder.is_dir() else []
+    found = []
+    for base in (root, root / DOWNLOAD_FOLDER):
+        folder = base / relative.split("/")[0]
+        found += sorted(folder.rglob("*.dcm")) if folder.is_dir() else []
     return ([written] if written.is_file() else []) + [p for p in found if p != written]
 
 

@@ -6,21 +6,24 @@ full generality (any CSV, any image type); the data-set readers use them for the
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
-import pydicom
 from PIL import Image
 
+from custom.data.dicom import read_header
 from custom.data.errors import MammogramReadError
+from custom.data.files import checked_file, resolved
 from custom.data.manifest import (
-    SPLITS, fit_box, is_blank, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality,
-    parse_pathology, parse_view,
+    SPLITS, add_finding, fit_box, is_blank, make_finding, manifest_frame, parse_birads, parse_density,
+    parse_laterality, parse_pathology, parse_view,
 )
+from custom.data.reader import identify
 from custom.data.report import SkipReport
 
 DEFAULT_CSV_NAME = "dataset.csv"
-REQUIRED_COLUMNS = ("patient_id", "study_id", "laterality", "view", "path")
+REQUIRED_COLUMNS = ("patient_id", "study_id", "path")
 BOX_COLUMNS = ("xmin", "ymin", "xmax", "ymax")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 _NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -35,14 +38,28 @@ def read_table(path: Path, *, required: tuple[str, ...], sep: str = ",") -> pd.D
     if not path.is_file():
         raise MammogramReadError(path, "annotation file not found")
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        text = _utf8_text(path)
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise MammogramReadError(path, f"unreadable CSV: {error}") from error
     table.columns = [str(c).strip() for c in table.columns]
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise MammogramReadError(path, f"missing columns {missing}; found {list(table.columns)}")
     return table.apply(lambda column: column.str.strip())
+
+
+def _utf8_text(path: Path) -> str:
+    """The file as UTF-8 text (a byte-order mark is allowed); anything else is named with its line number."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise MammogramReadError(
+            path, f"not UTF-8 text: line {line} holds byte 0x{data[error.start]:02x} (saved as Latin-1 or "
+                  "Windows-1252?); re-save the CSV as UTF-8"
+        ) from None
 
 
 def image_shape(path: Path) -> tuple[int, int]:
@@ -53,14 +70,17 @@ def image_shape(path: Path) -> tuple[int, int]:
     """
     if path.name.lower().endswith(_NIFTI_SUFFIXES):
         raise MammogramReadError(path, "NIfTI size is not read from the header: give height and width columns")
+    if path.suffix.lower() in _DICOM_SUFFIXES:
+        header = read_header(path)
+        if "Rows" not in header or "Columns" not in header:
+            raise MammogramReadError(path, "no image size in the DICOM header (Rows/Columns missing)")
+        return int(header.Rows), int(header.Columns)
+    checked_file(path)
     try:
-        if path.suffix.lower() in _DICOM_SUFFIXES:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-            return int(header.Rows), int(header.Columns)
         with Image.open(path) as image:
             width, height = image.size
             return height, width
-    except Exception as error:  # pydicom and PIL raise many types for a broken header
+    except Exception as error:  # PIL raises many types for a broken header
         raise MammogramReadError(path, f"unreadable image header: {error}") from error
 
 
@@ -76,8 +96,10 @@ def read_generic_csv(path_or_root: str | Path, *, report: SkipReport) -> pd.Data
     """Reads the generic CSV (a file, or ``dataset.csv`` inside a folder); one manifest row per image.
 
     Several rows of one image each add a finding; their image-level values must agree, otherwise the
-    image is skipped as ambiguous. The image size for the box check comes from optional ``height`` /
-    ``width`` columns, else from the image header (DICOM or PNG; NIfTI needs the columns).
+    image is skipped as ambiguous; an exact repeat of a finding is reported and counted once. The image
+    size for the box check comes from optional ``height`` / ``width`` columns, else from the image header
+    (DICOM or PNG; NIfTI needs the columns). ``laterality`` / ``view`` are optional: an empty cell (or no
+    such column) is read from the file's tags and name, a given one overrides a file that says nothing.
     """
     csv_path = Path(path_or_root)
     if csv_path.is_dir():
@@ -89,16 +111,26 @@ def read_generic_csv(path_or_root: str | Path, *, report: SkipReport) -> pd.Data
     for index, row in table.iterrows():
         where = f"row {index + 2}"  # the header is line 1
         path = Path(row["path"])
-        path = (path if path.is_absolute() else csv_path.parent / path).resolve()
+        path = path if path.is_absolute() else csv_path.parent / path
+        try:
+            path = resolved(path)
+        except MammogramReadError as error:
+            report.skip(path, f"{error.problem}: listed in {csv_path.name} {where}")
+            continue
         if not path.is_file():
             report.skip(path, f"image file missing: listed in {csv_path.name} {where}")
             continue
         try:
             fields = _image_fields(row, path)
+            fields["laterality"], fields["view"] = identify(path, **_given_side_view(row))
             finding = _finding(row)
             size = (int(row["height"]), int(row["width"])) if row.get("height", "") and row.get("width", "") else None
         except ValueError as error:
             report.skip(csv_path, f"unparseable row: {where}: {error}")
+            broken.add(str(path))
+            continue
+        except MammogramReadError as error:
+            report.skip(error.path, f"{error.problem}: listed in {csv_path.name} {where}")
             broken.add(str(path))
             continue
         key = str(path)
@@ -115,9 +147,11 @@ def read_generic_csv(path_or_root: str | Path, *, report: SkipReport) -> pd.Data
             report.skip(path, f"{error.problem}: listed in {csv_path.name} {where}")
             broken.add(key)
             continue
-        box = fit_box(finding["box"], shape, source=csv_path, context=f"{where} ({path.name})", report=report)
+        context = f"{where} ({path.name})"
+        box = fit_box(finding["box"], shape, source=csv_path, context=context, report=report)
         if box is not None:
-            findings.setdefault(key, []).append({**finding, "box": box})
+            add_finding(findings.setdefault(key, []), {**finding, "box": box}, source=csv_path, context=context,
+                        report=report)
     return manifest_frame(
         {**fields, "findings": findings.get(key, [])} for key, fields in images.items() if key not in broken
     )
@@ -128,10 +162,17 @@ def _image_fields(row: pd.Series, path: Path) -> dict:
     return {
         "dataset": "generic", "patient_id": _required(row, "patient_id"), "study_id": _required(row, "study_id"),
         "image_id": row.get("image_id", "") or _image_id(row["path"]),
-        "laterality": parse_laterality(row["laterality"]), "view": parse_view(row["view"]), "path": str(path),
+        "path": str(path),
         "split": _split(row.get("split", "")), "breast_birads": parse_birads(row.get("breast_birads", "")),
         "breast_density": parse_density(row.get("breast_density", "")),
     }
+
+
+def _given_side_view(row: pd.Series) -> dict:
+    """The row's laterality/view as ``identify`` overrides: None where the cell is empty or absent."""
+    laterality, view = row.get("laterality", ""), row.get("view", "")
+    return {"laterality": None if is_blank(laterality) else parse_laterality(laterality),
+            "view": None if is_blank(view) else parse_view(view)}
 
 
 def _required(row: pd.Series, column: str) -> str:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from custom.data.errors import MammogramReadError
+from custom.data.files import resolved
 from custom.data.manifest import (
-    fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality, parse_pathology,
-    parse_view,
+    add_finding, fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality,
+    parse_pathology, parse_view,
 )
 from custom.data.readers.generic import BOX_COLUMNS, read_table
 from custom.data.report import SkipReport
@@ -47,7 +49,11 @@ def read_vindr(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
             report.skip(breast_csv, f"duplicate image: {where} repeats image {image_id}")
             continue
         listed.add(image_id)
-        path = (root / "images" / row["study_id"] / f"{image_id}.dicom").resolve()
+        try:
+            path = resolved(root / "images" / row["study_id"] / f"{image_id}.dicom")
+        except MammogramReadError as error:
+            report.skip(error.path, f"{error.problem}: listed in {BREAST_CSV} {where}")
+            continue
         if not path.is_file():
             report.skip(path, f"image file missing: listed in {BREAST_CSV} {where}")
             continue
@@ -74,7 +80,7 @@ def read_vindr(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
             continue
         try:
             findings = _row_findings(row)
-        except (ValueError, SyntaxError) as error:
+        except ValueError as error:
             report.skip(finding_csv, f"unparseable row: {where} (image {image_id}): {error}; image skipped")
             del images[image_id]
             continue
@@ -82,16 +88,21 @@ def read_vindr(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
             continue
         box = fit_box(findings[0]["box"], shapes[image_id], source=finding_csv,
                       context=f"{where} (image {image_id})", report=report)
-        if box is not None:
-            images[image_id]["findings"] += [{**finding, "box": box} for finding in findings]
+        for finding in findings if box is not None else []:
+            add_finding(images[image_id]["findings"], {**finding, "box": box}, source=finding_csv,
+                        context=f"{where} (image {image_id})", report=report)
     return manifest_frame(list(images.values()))
 
 
 def _row_findings(row: pd.Series) -> list[dict]:
     """The findings of one finding-CSV row: one per category other than 'No Finding', sharing the box."""
-    categories = ast.literal_eval(row["finding_categories"])
+    try:
+        categories = ast.literal_eval(row["finding_categories"])
+    except (ValueError, SyntaxError):
+        categories = None
     if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-        raise ValueError(f"finding_categories {row['finding_categories']!r} is not a list of names")
+        raise ValueError(f"finding_categories {row['finding_categories']!r} is not a list of names "
+                         "such as ['Mass'] or ['No Finding']")
     categories = [c.strip() for c in categories if c.strip() != NO_FINDING]
     if not categories:
         return []
