@@ -46,3 +46,11 @@ def test_manifest_labels_match_the_plan(manifest):
             assert row.breast_birads == plan.birads[row.laterality]
             has_finding = bool(findings_of(row._asdict()))
             assert has_finding == (plan.finding is not None and plan.finding_side == row.laterality)
+
+
+def test_the_manifest_names_the_generator_version(manifest, synthetic_vindr):
+    from custom.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
+
+    assert synthetic_version_of(synthetic_vindr) == SYNTHETIC_VERSION
+    assert set(manifest["dataset"]) == {f"synthetic-v{SYNTHETIC_VERSION}"}
+    assert synthetic_version_of(synthetic_vindr / "images") is None

@@ -15,6 +15,7 @@ from custom.data.manifest import (
 )
 from custom.data.readers.generic import BOX_COLUMNS, read_table
 from custom.data.report import SkipReport
+from custom.data.synthetic.vindr import synthetic_version_of
 
 BREAST_CSV = "breast-level_annotations.csv"
 FINDING_CSV = "finding_annotations.csv"
@@ -32,9 +33,13 @@ def read_vindr(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
     by study, which is the best the data allow. Each category of a multi-category finding row becomes
     one finding with the row's box. An image whose finding rows cannot be parsed is skipped whole: a
     lesion silently dropped would turn the image into a false normal. Image sizes for the box check
-    come from the CSV's height/width, so no DICOM is opened.
+    come from the CSV's height/width, so no DICOM is opened. A synthetic data set in this layout is named
+    ``synthetic-v<version>`` in the ``dataset`` column, so that results say which generator version they
+    were measured on.
     """
     root = Path(root)
+    version = synthetic_version_of(root)
+    dataset = "vindr" if version is None else f"synthetic-v{version}"
     breast_csv, finding_csv = root / BREAST_CSV, root / FINDING_CSV
     breast = read_table(breast_csv, required=BREAST_COLUMNS)
     finding_table = read_table(finding_csv, required=FINDING_COLUMNS)
@@ -62,7 +67,7 @@ def read_vindr(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
                 raise ValueError(f"unknown split {row['split']!r}")
             shapes[image_id] = (int(row["height"]), int(row["width"]))
             images[image_id] = {
-                "dataset": "vindr", "patient_id": row["study_id"], "study_id": row["study_id"],
+                "dataset": dataset, "patient_id": row["study_id"], "study_id": row["study_id"],
                 "image_id": image_id, "laterality": parse_laterality(row["laterality"]),
                 "view": parse_view(row["view_position"]), "path": str(path), "split": _SPLITS[row["split"]],
                 "breast_birads": parse_birads(row["breast_birads"]),

@@ -9,14 +9,17 @@ import pandas as pd
 
 from custom.data.synthetic.vindr import (
     PRESETS,
+    SYNTHETIC_VERSION,
     RenderedBreast,
     StudyPlan,
     generate_vindr_like,
     plan_studies,
     render_study,
+    synthetic_version_of,
 )
 
-__all__ = ["PRESETS", "RenderedBreast", "StudyPlan", "generate_vindr_like", "plan_studies", "render_study", "synth"]
+__all__ = ["PRESETS", "SYNTHETIC_VERSION", "RenderedBreast", "StudyPlan", "generate_vindr_like", "plan_studies",
+           "render_study", "synth", "synthetic_version_of"]
 
 
 def synth(out: str | Path, studies: int = 120, seed: int = 0, preset: str = "default") -> Path:

@@ -273,6 +273,21 @@ def _write_study(plan: StudyPlan, images_dir: Path) -> tuple[list[dict], list[di
     return breast_rows, finding_rows
 
 
+def synthetic_version_of(root: str | Path) -> str | None:
+    """The generator version a synthetic data set was written by (from its README), None for any other data.
+    Data sets of the first version carry no version line and read as "1"."""
+    readme = Path(root) / "README.txt"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(errors="replace")
+    if not text.startswith("Synthetic data set in the VinDr-Mammo layout"):
+        return None
+    for line in text.splitlines():
+        if line.startswith("synthetic_version:"):
+            return line.split(":", 1)[1].strip()
+    return "1"
+
+
 def generate_vindr_like(
     out_dir: str | Path, studies: int, seed: int, preset: str = "default", *, progress: bool = False,
     test_fraction: float = TEST_FRACTION, finding_fraction: float = FINDING_FRACTION,
