@@ -90,3 +90,19 @@ def test_argument_errors():
         SoftContrastiveLoss(margin=0.0)
     with pytest.raises(ValueError):
         SoftContrastiveLoss(reduction="median")
+
+
+def test_mismatched_pairs_are_pushed_apart_with_label_one():
+    distance = torch.tensor([0.2, 0.4])
+    labels = torch.tensor([0.0, 1.0])
+    mismatch = torch.tensor([0.5, 1.5])
+    plain = CrossSoftContrastiveLoss(margin=1.0)(distance, distance, labels, labels)
+    loss = CrossSoftContrastiveLoss(margin=1.0, mismatch_weight=0.5)(distance, distance, labels, labels,
+                                                                      mismatch, mismatch)
+    # label 1: max(0, 1 - d)^2 -> (0.25 + 0) / 2 per network, two networks, weight 0.5
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * 2 * 0.125)
+    assert CrossSoftContrastiveLoss(margin=1.0)(distance, distance, labels, labels, mismatch, mismatch) == plain
+    with pytest.raises(ValueError, match="non-corresponding"):
+        CrossSoftContrastiveLoss(mismatch_weight=1.0)(distance, distance, labels, labels)
+    with pytest.raises(ValueError, match="mismatch_weight"):
+        CrossSoftContrastiveLoss(mismatch_weight=-1.0)

@@ -91,8 +91,15 @@ def test_cotrained_pair_independent_deterministic_networks(images):
     assert not torch.equal(weight_a, weight_b)
     assert torch.equal(weight_a, same_seed_as_a.backbone.conv1.weight)
     out = pair(images, images.roll(1, 0))
-    assert set(out) == {"distance_a", "distance_b"}
-    assert out["distance_a"].shape == out["distance_b"].shape == (3,)
+    assert set(out) == {"distance_a", "distance_b", "mismatch_distance_a", "mismatch_distance_b"}
+    assert out["distance_a"].shape == out["distance_b"].shape == out["mismatch_distance_a"].shape == (3,)
+    pair.eval()
+    with torch.no_grad():
+        same = pair(images, images)  # each pair identical; the mismatched ones pair different images
+        rolled = pair(images, images.roll(-1, 0))  # pair i's side B is image i + 1: the mismatch is image i
+    assert torch.allclose(same["distance_a"], torch.zeros(3), atol=1e-3)
+    assert (same["mismatch_distance_a"] > 1e-2).all() and (same["mismatch_distance_b"] > 1e-2).all()
+    assert torch.allclose(rolled["mismatch_distance_b"], torch.zeros(3), atol=1e-3)
     assert pair.export_encoder() is pair.net_a
     assert pair.export_encoder("b") is pair.net_b
 

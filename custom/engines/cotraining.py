@@ -45,7 +45,8 @@ class CoTrainingIteration:
         distance_a, distance_b = distances["distance_a"].float(), distances["distance_b"].float()
         if not (torch.isfinite(distance_a).all() and torch.isfinite(distance_b).all()):
             self._stop(engine, "embedding distance")
-        loss = engine.loss_function(distance_a, distance_b, from_a, from_b)
+        loss = engine.loss_function(distance_a, distance_b, from_a, from_b,
+                                    distances["mismatch_distance_a"].float(), distances["mismatch_distance_b"].float())
         if not torch.isfinite(loss):
             self._stop(engine, "loss")
         self.precision.backward_and_step(loss, optimizer)

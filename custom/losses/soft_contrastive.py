@@ -73,14 +73,25 @@ class CrossSoftContrastiveLoss(_Loss):
     network from confirming its own mistakes. With ``reduction="none"`` the result is the per-pair sum
     ``(B,)``.
 
+    With ``mismatch_weight > 0``, pairs of non-corresponding patches (another place of another breast, e.g.
+    the next pair's side B) are pushed apart with label 1 by construction:
+    ``+ w (L_soft(d'_a, 1) + L_soft(d'_b, 1))``. Most contralateral pairs are normal and are pulled together;
+    without anything that pushes different tissue apart, an embedding that ignores tissue is the cheapest
+    solution (collapse), and these pairs rule it out.
+
     Args:
         margin: margin of :class:`SoftContrastiveLoss`.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        mismatch_weight: weight of the non-corresponding pairs' term (0: the plain cross loss).
     """
 
-    def __init__(self, margin: float = 1.0, reduction: LossReduction | str = LossReduction.MEAN) -> None:
+    def __init__(self, margin: float = 1.0, reduction: LossReduction | str = LossReduction.MEAN,
+                 mismatch_weight: float = 0.0) -> None:
         super().__init__(reduction=LossReduction(reduction).value)
+        if mismatch_weight < 0:
+            raise ValueError(f"mismatch_weight must be non-negative, got {mismatch_weight}")
         self.loss = SoftContrastiveLoss(margin=margin, reduction=reduction)
+        self.mismatch_weight = float(mismatch_weight)
 
     def forward(
         self,
@@ -88,6 +99,8 @@ class CrossSoftContrastiveLoss(_Loss):
         distance_b: torch.Tensor,
         soft_label_a: torch.Tensor,
         soft_label_b: torch.Tensor,
+        mismatch_distance_a: torch.Tensor | None = None,
+        mismatch_distance_b: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """
         Args:
@@ -95,5 +108,14 @@ class CrossSoftContrastiveLoss(_Loss):
             distance_b: ``(B,)`` distances of network B.
             soft_label_a: ``(B,)`` soft labels derived from network A (they supervise B).
             soft_label_b: ``(B,)`` soft labels derived from network B (they supervise A).
+            mismatch_distance_a, mismatch_distance_b: ``(B,)`` distances of non-corresponding pairs; needed
+                when ``mismatch_weight > 0``.
         """
-        return self.loss(distance_a, soft_label_b) + self.loss(distance_b, soft_label_a)
+        loss = self.loss(distance_a, soft_label_b) + self.loss(distance_b, soft_label_a)
+        if self.mismatch_weight == 0:
+            return loss
+        if mismatch_distance_a is None or mismatch_distance_b is None:
+            raise ValueError("mismatch_weight > 0 needs the distances of non-corresponding pairs")
+        different = torch.ones_like(mismatch_distance_a)
+        return loss + self.mismatch_weight * (
+            self.loss(mismatch_distance_a, different) + self.loss(mismatch_distance_b, different))

@@ -76,8 +76,8 @@ class SiameseEncoder(nn.Module):
         z = self.projection(self.features(x))
         return F.normalize(z, dim=1) if self.normalize else z
 
-    def distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
-        """Embedding distance ``(B,)`` between the two sides of each pair.
+    def pair_embeddings(self, image_a: torch.Tensor, image_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings ``(B, D)`` of the two sides of each pair.
 
         Both sides go through the network as one batch so that batch normalisation sees (and normalises
         with) the same statistics for the two breasts.
@@ -85,7 +85,11 @@ class SiameseEncoder(nn.Module):
         if image_a.shape != image_b.shape:
             raise ValueError(f"pair sides differ in shape: {tuple(image_a.shape)} vs {tuple(image_b.shape)}")
         za, zb = self(torch.cat([image_a, image_b], dim=0)).chunk(2, dim=0)
-        return pair_distance(za, zb)
+        return za, zb
+
+    def distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
+        """Embedding distance ``(B,)`` between the two sides of each pair."""
+        return pair_distance(*self.pair_embeddings(image_a, image_b))
 
 
 def seeded_encoder(seed: int, **encoder_kwargs) -> SiameseEncoder:
@@ -118,11 +122,16 @@ class CoTrainedSiamesePair(nn.Module):
         self.net_b = seeded_encoder(seeds[1], **encoder_kwargs)
 
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"distance_a": (B,), "distance_b": (B,)}``: each network's distance for every pair."""
-        return {
-            "distance_a": self.net_a.distance(image_a, image_b),
-            "distance_b": self.net_b.distance(image_a, image_b),
-        }
+        """Each network's distance for every pair, ``"distance_a"`` and ``"distance_b"`` ``(B,)``, and for
+        non-corresponding pairs, ``"mismatch_distance_a"`` / ``"mismatch_distance_b"`` ``(B,)``: side A of pair
+        ``i`` against side B of pair ``i + 1`` (cyclically), different tissue by construction, at no extra cost.
+        """
+        out = {}
+        for name, net in (("a", self.net_a), ("b", self.net_b)):
+            za, zb = net.pair_embeddings(image_a, image_b)
+            out[f"distance_{name}"] = pair_distance(za, zb)
+            out[f"mismatch_distance_{name}"] = pair_distance(za, torch.roll(zb, 1, dims=0))
+        return out
 
     def export_encoder(self, which: str = "a") -> SiameseEncoder:
         """The network to export (the module itself, sharing parameters): ``"a"`` or ``"b"``."""
