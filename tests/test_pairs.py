@@ -209,3 +209,30 @@ def test_cache_is_found_from_another_working_directory(manifest, tmp_path, monke
     moved = prepare_exams(manifest, tmp_path / "cache", spacing=0.5, progress=False)
     assert [r.key for r in moved] == [r.key for r in first]
     assert all(Path(r.array_path).is_absolute() and r.load().shape[0] == 4 for r in moved)
+
+
+def test_subtraction_sampling_draws_pairs_where_the_breasts_differ(exams):
+    """Guided pairs sit where the smoothed breasts differ most, and so on lesions more often (no label used)."""
+    uniform = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=8, seed=0)
+    guided = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=8, seed=0, sampling="subtraction",
+                                      uniform_share=0.25)
+    assert len(guided) == len(uniform)
+    assert np.array_equal(guided.weak_labels, uniform.weak_labels)
+
+    def centre_difference(dataset):
+        centre = dataset.patches[:, :, 24:40, 24:40].astype(np.float32).mean(axis=(2, 3))
+        return float(np.abs(centre[:, 0] - centre[:, 1]).mean())
+
+    assert centre_difference(guided) > 1.5 * centre_difference(uniform)
+    assert guided.truth.sum() > uniform.truth.sum()
+    with pytest.raises(ValueError, match="sampling"):
+        ContralateralPairDataset(exams, sampling="random")
+
+
+def test_findings_sampling_is_a_reference_that_centres_candidate_pairs_on_lesions(exams):
+    uniform = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=8, seed=0)
+    reference = ContralateralPairDataset(exams, patch_size=64, pairs_per_exam=8, seed=0, sampling="findings",
+                                         uniform_share=0.0)
+    lesion_exams = np.asarray([bool(exams[i].findings) for i in reference.table[:, 0]])
+    assert reference.truth[lesion_exams].all()
+    assert reference.truth.sum() > uniform.truth.sum()

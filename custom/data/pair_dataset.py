@@ -13,9 +13,12 @@ import torch
 from torch.utils.data import Dataset
 
 from custom.data.exam_cache import MOVING_SIDE, REFERENCE_SIDE, ExamRecord
+from custom.data.subtraction import subtraction_peaks
 
 WEAK_NORMAL, WEAK_UNKNOWN = 0, -1
 SUPERVISION_MODES = ("weak", "none")
+# where pair centres are drawn (see ContralateralPairDataset)
+SAMPLING_MODES = ("uniform", "subtraction", "findings")
 # where the linear probe's normal patches come from (see LabelledPatchDataset)
 PROBE_CONTROLS = ("normal_exams", "contralateral", "both")
 # breast of each image channel of an aligned exam stack (channels 2 and 3 hold their masks)
@@ -61,6 +64,18 @@ class ContralateralPairDataset(Dataset):
     ``candidate_pairs_per_exam`` (default: ``pairs_per_exam``) sets how many pairs come from each exam
     whose label is unknown. Only a few of a candidate exam's pairs hold its lesion, so drawing more there
     raises the share of lesion pairs that the soft labels can find, using nothing beyond the weak labels.
+
+    ``sampling`` says where pair centres are drawn, in every exam alike:
+
+    - ``"uniform"``: anywhere both breasts are;
+    - ``"subtraction"``: a share ``1 - uniform_share`` at the peaks of the exam's bilateral subtraction map
+      (where one breast is denser than the other: lesions and normal asymmetries alike), the rest uniform.
+      No label is used; in normal exams these pairs teach which asymmetries are normal;
+    - ``"findings"``: a weakly supervised reference, never the default: in exams with annotated findings the
+      guided share is centred on the findings (jittered by up to a quarter patch), elsewhere uniform. It shows
+      what the loss and the soft labels can learn when the signal is dense.
+
+    ``spacing_mm`` (the exams' pixel spacing) sets the subtraction's smoothing in pixels.
     """
 
     def __init__(
@@ -72,9 +87,16 @@ class ContralateralPairDataset(Dataset):
         supervision: str = "weak",
         min_overlap: float = 0.6,
         candidate_pairs_per_exam: int | None = None,
+        sampling: str = "uniform",
+        uniform_share: float = 0.25,
+        spacing_mm: float = 0.5,
     ):
         if supervision not in SUPERVISION_MODES:
             raise ValueError(f"supervision must be one of {SUPERVISION_MODES}, got {supervision!r}")
+        if sampling not in SAMPLING_MODES:
+            raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
+        if not 0.0 <= uniform_share <= 1.0:
+            raise ValueError(f"uniform_share must lie in [0, 1], got {uniform_share}")
         if not exams:
             raise ValueError("no exams to sample pairs from: the data set is empty after skipping bad input")
         self.exams = exams
@@ -86,7 +108,9 @@ class ContralateralPairDataset(Dataset):
             both = np.logical_and(stack[2] > 0.5, stack[3] > 0.5)
             weak = WEAK_NORMAL if (supervision == "weak" and exam.is_normal_pair) else WEAK_UNKNOWN
             count = pairs_per_exam if weak == WEAK_NORMAL or candidate_pairs_per_exam is None else candidate_pairs_per_exam
-            centres = _sample_centres(both, count, self.patch_size, min_overlap, rng)
+            guided = 0 if sampling == "uniform" else int(round((1.0 - uniform_share) * count))
+            centres = _guided_centres(stack, exam, sampling, guided, self.patch_size, spacing_mm, rng)
+            centres += _sample_centres(both, count - len(centres), self.patch_size, min_overlap, rng)
             for y, x in centres:
                 bank.append(np.stack([_cut(stack[0], y, x, self.patch_size), _cut(stack[1], y, x, self.patch_size)]))
                 rows.append((exam_index, y, x, weak, int(_patch_contains_finding(y, x, self.patch_size, exam.findings))))
@@ -148,6 +172,22 @@ def _one_per_lesion(findings: list[dict]) -> list[dict]:
 def _birads_code(birads: int | None) -> int:
     """BI-RADS as stored in the label arrays: -1 when unknown."""
     return -1 if birads is None else int(birads)
+
+
+def _guided_centres(stack: np.ndarray, exam: ExamRecord, sampling: str, count: int, size: int,
+                    spacing_mm: float, rng) -> list[tuple[int, int]]:
+    """Up to ``count`` centres at subtraction peaks, or on the exam's findings (the reference mode)."""
+    if count == 0 or sampling == "uniform":
+        return []
+    if sampling == "subtraction":
+        return subtraction_peaks(stack, spacing_mm, count, size / 2)
+    findings = _one_per_lesion(exam.findings)
+    centres = []
+    for i in range(count if findings else 0):
+        xmin, ymin, xmax, ymax = findings[i % len(findings)]["box"]
+        jitter = rng.integers(-(size // 4), size // 4 + 1, 2)
+        centres.append((int(round((ymin + ymax) / 2)) + int(jitter[0]), int(round((xmin + xmax) / 2)) + int(jitter[1])))
+    return centres
 
 
 def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float, rng) -> list[tuple[int, int]]:

@@ -12,9 +12,9 @@ benchmark's lesions are calibrated against (``python -m custom calibrate``).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 from sklearn.base import BaseEstimator
 
+from custom.data.subtraction import bilateral_difference
 from custom.detection.candidates import extract_candidates
 from custom.detection.detector import SIDES, ExamDetection
 
@@ -44,16 +44,8 @@ class BilateralSubtraction(BaseEstimator):
 
     def difference_maps(self, stack: np.ndarray) -> dict[str, np.ndarray]:
         """Per side, where that breast is denser than the other: ``(H, W)`` maps in ``[0, 1]``."""
-        sigma = self.smoothing_mm / self.spacing_mm
-        masks = stack[2:4] > 0.5
-        both = ndimage.binary_erosion(masks[0] & masks[1], iterations=max(1, round(self.border_mm / self.spacing_mm)))
-        smooth = []
-        for image, mask in zip(stack[:2], masks):
-            weight = ndimage.gaussian_filter(mask.astype(np.float32), sigma)
-            smooth.append(ndimage.gaussian_filter(np.where(mask, image, 0).astype(np.float32), sigma)
-                          / np.maximum(weight, 1e-3))
-        difference = (smooth[0] - smooth[1]) * both
-        return {"L": np.clip(difference, 0.0, 1.0), "R": np.clip(-difference, 0.0, 1.0)}
+        left, right = bilateral_difference(stack, self.spacing_mm, self.smoothing_mm, self.border_mm)
+        return {"L": left, "R": right}
 
     def predict_exam(self, exam) -> ExamDetection:
         """Maps, candidates (both breasts, best first) and exam score (the best candidate's) of one exam."""
