@@ -10,7 +10,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 
 from custom.losses import GMMSoftLabeller, weak_label_targets
-from custom.losses import soft_labels
 
 LOW, HIGH = (1.0, 0.1), (3.0, 0.3)  # (mean, std) of "same" and "different" pair distances
 
@@ -34,33 +33,34 @@ def test_recovers_two_known_components(distances):
     assert ((0 <= proba) & (proba <= 1)).all()
 
 
-class _Ordered(GaussianMixture):
-    """A GaussianMixture whose components come out sorted by mean, ascending or descending."""
-
-    descending = False
-
-    def fit(self, X, y=None):
-        super().fit(X)
-        order = np.argsort(self.means_.ravel())[:: -1 if self.descending else 1]
-        for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-            setattr(self, name, getattr(self, name)[order])
-        return self
-
-
-class _Descending(_Ordered):
-    descending = True
-
-
-def test_high_component_whatever_sklearn_order(distances, monkeypatch):
+def test_components_do_not_depend_on_the_order_of_the_distances(distances):
     probe = np.linspace(0, 5, 41)
-    results = []
-    for mixture in (_Ordered, _Descending):
-        monkeypatch.setattr(soft_labels, "GaussianMixture", mixture)
-        labeller = GMMSoftLabeller().fit(distances)
-        assert labeller.means_[labeller.high_component_] == labeller.means_.max()
-        results.append(labeller.predict_proba(probe))
-    assert results[0][-1] > 0.99
-    np.testing.assert_allclose(results[0], results[1], atol=1e-9)
+    forward = GMMSoftLabeller().fit(distances)
+    backward = GMMSoftLabeller().fit(distances[::-1].copy())
+    assert forward.means_[forward.high_component_] == forward.means_.max()
+    np.testing.assert_allclose(forward.predict_proba(probe), backward.predict_proba(probe), atol=1e-9)
+
+
+def test_histogram_em_agrees_with_scikit_learn(distances):
+    """The fast EM finds the parameters scikit-learn's GaussianMixture finds on the samples."""
+    ours = GMMSoftLabeller().fit(distances)
+    reference = GaussianMixture(n_components=2, n_init=3, random_state=0).fit(distances[:, None])
+    order = np.argsort(reference.means_.ravel())
+    np.testing.assert_allclose(np.sort(ours.means_), reference.means_.ravel()[order], rtol=0.01)
+    np.testing.assert_allclose(ours.variances_[np.argsort(ours.means_)], reference.covariances_.ravel()[order],
+                               rtol=0.05)
+    np.testing.assert_allclose(ours.weights_[np.argsort(ours.means_)], reference.weights_[order], atol=0.01)
+
+
+def test_one_gaussian_is_not_split_in_two():
+    """BIC: distances from one Gaussian get no two-class labels, and the labeller says it is not trusted."""
+    d = np.random.default_rng(3).normal(1.0, 0.2, 20000)
+    labeller = GMMSoftLabeller().fit(d)
+    assert not labeller.trusted_ and "one Gaussian" in labeller.fallback_
+    assert labeller.bic_[0] <= labeller.bic_[1]
+    two = np.r_[d, np.random.default_rng(4).normal(2.5, 0.2, 2000)]
+    assert GMMSoftLabeller().fit(two).trusted_
+    assert GMMSoftLabeller(bic_check=False).fit(d).bic_ is None
 
 
 def test_posterior_never_decreases_with_distance():
@@ -68,7 +68,7 @@ def test_posterior_never_decreases_with_distance():
     d = np.r_[rng.normal(1.0, 0.3, 900), rng.normal(3.0, 0.1, 100)]  # narrow high component
     labeller = GMMSoftLabeller().fit(d)
     far = np.array([10.0])
-    raw = labeller.mixture_.predict_proba(((far - labeller.center_) / labeller.scale_)[:, None])
+    raw = labeller.mixture_.posterior((far - labeller.center_) / labeller.scale_)
     assert raw[0, labeller.high_component_] < 0.01, "the raw GMM hands the far tail back to the wide component"
     proba = labeller.predict_proba(np.linspace(-1, 20, 500))
     assert (np.diff(proba) >= -1e-12).all()

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
-
+from custom.losses.mixture import Mixture1D
 from custom.losses.soft_labels import GMMSoftLabeller
 
 # median absolute deviation -> standard deviation for a normal distribution
@@ -49,25 +48,13 @@ def labeller_from_state(state: dict) -> GMMSoftLabeller:
     if state["center"] is not None:
         labeller.center_, labeller.scale_ = float(state["center"]), float(state["scale"])
     labeller.means_ = labeller.variances_ = labeller.weights_ = labeller.high_component_ = labeller.mixture_ = None
-    if state["means"] is not None:
-        labeller.means_ = np.asarray(state["means"])
-        labeller.variances_ = np.asarray(state["variances"])
-        labeller.weights_ = np.asarray(state["weights"])
-        labeller.high_component_ = int(np.argmax(labeller.means_))
-        labeller.mixture_ = _standardised_mixture(labeller)
+    labeller.bic_ = None
+    if state["means"] is not None:  # the mixture on standardised distances, rebuilt from distance units
+        center, scale = labeller.center_, labeller.scale_
+        labeller._set_mixture(Mixture1D(
+            means=(np.asarray(state["means"]) - center) / scale, variances=np.asarray(state["variances"]) / scale**2,
+            weights=np.asarray(state["weights"]), log_likelihood=float("nan"), n=labeller.n_samples_fit_))
     return labeller
-
-
-def _standardised_mixture(labeller: GMMSoftLabeller) -> GaussianMixture:
-    """The fitted ``GaussianMixture`` on standardised distances, rebuilt from the distance-unit parameters."""
-    mixture = GaussianMixture(n_components=2, random_state=labeller.random_state)
-    mixture.means_ = ((labeller.means_ - labeller.center_) / labeller.scale_).reshape(2, 1)
-    mixture.covariances_ = (labeller.variances_ / labeller.scale_**2).reshape(2, 1, 1)
-    mixture.precisions_cholesky_ = 1.0 / np.sqrt(mixture.covariances_)
-    mixture.weights_ = labeller.weights_.copy()
-    mixture.n_features_in_ = 1
-    mixture.converged_ = True
-    return mixture
 
 
 @dataclass

@@ -33,7 +33,7 @@ from custom.losses.soft_labels import GMMSoftLabeller
 
 SIDES = ("L", "R")  # channel 0 of an exam stack is the left (reference) breast, channel 1 the aligned right one
 CALIBRATION_FORMAT = "mammo-asymmetry-detector"
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: the GMM is the histogram EM (no n_init, random_state)
 _NOT_CALIBRATED = (
     "This %(name)s is not calibrated: call fit(exams) on training exams, or AsymmetryDetector.load(path, embedder)"
 )
@@ -146,7 +146,7 @@ class AsymmetryDetector(BaseEstimator):
         distances = np.concatenate(distances)
         if distances.size > self.max_fit_distances:
             distances = rng.choice(distances, self.max_fit_distances, replace=False)
-        self.labeller_ = GMMSoftLabeller(random_state=self.seed).fit(distances)
+        self.labeller_ = GMMSoftLabeller().fit(distances)
         self.normal_reference_ = NormalTissueReference.fit(np.concatenate(normal_cells))
         self.n_exams_fit_ = used
         return self

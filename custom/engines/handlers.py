@@ -69,7 +69,7 @@ class SoftLabelRefreshHandler:
         """The fitted GMM, its posteriors for every pair, and the same with normal-normal pairs pinned to 0."""
         weak = self.dataset.weak_labels
         unknown = weak != WEAK_NORMAL
-        labeller = GMMSoftLabeller(random_state=self.seed)
+        labeller = GMMSoftLabeller()
         fit_on = distances[unknown] if unknown.sum() >= labeller.min_samples else distances
         labeller.set_params(pin_normal=False).fit(fit_on)
         unpinned = labeller.predict_proba(distances)

@@ -6,8 +6,9 @@ import logging
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
+
+from custom.losses.mixture import Mixture1D, fit_mixture_1d, single_gaussian_bic
 
 logger = logging.getLogger(__name__)
 
@@ -68,42 +69,45 @@ class GMMSoftLabeller(BaseEstimator):
 
     - no finite distance, or all distances equal: constant 0.5 (no information about any pair);
     - fewer than ``min_samples`` finite distances, component means closer than ``min_separation`` pooled
-      standard deviations, or a component weight below ``min_weight``: the distance min-max scaled over the
-      fitted range and clipped to ``[0, 1]``. It keeps the ranking of pairs and, unlike a rank transform,
-      does not declare half of the pairs different when most are alike.
+      standard deviations, a component weight below ``min_weight``, or (``bic_check``) one Gaussian that
+      describes the distances better than two by the Bayesian information criterion: the distance min-max
+      scaled over the fitted range and clipped to ``[0, 1]``. It keeps the ranking of pairs and, unlike a rank
+      transform, does not declare half of the pairs different when most are alike. ``trusted_`` is False then:
+      the mixture is no model of the data, and a warm-up can wait until it is.
+
+    The mixture is fitted by EM on a fine histogram (:mod:`custom.losses.mixture`), deterministic and fast on
+    millions of distances.
 
     Non-finite distances are dropped from the fit (with a warning) and get 0.5 from ``predict_proba``.
 
     Args:
-        n_init: mixture initialisations; the best likelihood is kept.
-        random_state: seed of the mixture initialisation.
         min_separation: smallest distance between the component means, in pooled standard deviations
             ``sqrt(w_0 v_0 + w_1 v_1)``, for the mixture to count as two components.
         min_weight: smallest component weight for the mixture to count as two components.
         min_samples: fewest finite distances to fit a mixture on.
         pin_normal: give normal-normal pairs (weak label 0) a soft label of 0 whatever their distance.
+        bic_check: fall back when one Gaussian fits the distances better than two (BIC).
 
     Attributes (after ``fit``): ``means_``, ``variances_``, ``weights_`` (per component, in distance units;
     ``None`` when no mixture was fitted), ``high_component_`` (index of the high-mean component or ``None``),
-    ``fallback_`` (``None`` or the reason for falling back), ``n_samples_fit_``, ``range_`` (``(min, max)``
-    of the finite fitted distances, the min-max scaling range; ``None`` when the fallback is constant).
+    ``fallback_`` (``None`` or the reason for falling back), ``trusted_`` (no fallback), ``n_samples_fit_``,
+    ``range_`` (``(min, max)`` of the finite fitted distances, the min-max scaling range; ``None`` when the
+    fallback is constant), ``bic_`` (``(one Gaussian, two)`` when the check ran).
     """
 
     def __init__(
         self,
-        n_init: int = 3,
-        random_state: int | None = 0,
         min_separation: float = 0.5,
         min_weight: float = 1e-3,
         min_samples: int = 10,
         pin_normal: bool = True,
+        bic_check: bool = True,
     ) -> None:
-        self.n_init = n_init
-        self.random_state = random_state
         self.min_separation = min_separation
         self.min_weight = min_weight
         self.min_samples = min_samples
         self.pin_normal = pin_normal
+        self.bic_check = bic_check
 
     def fit(self, distances, weak_labels=None) -> "GMMSoftLabeller":
         """Fit the mixture on the finite ``(n,)`` distances of all training pairs (or fall back, see above)."""
@@ -116,7 +120,7 @@ class GMMSoftLabeller(BaseEstimator):
             )
         self.n_samples_fit_ = int(finite.size)
         self.means_ = self.variances_ = self.weights_ = self.high_component_ = self.range_ = self.mixture_ = None
-        self.fallback_ = None
+        self.fallback_, self.bic_ = None, None
         if finite.size == 0:
             return self._fall_back("no finite distance: constant soft label 0.5")
         low, high = float(finite.min()), float(finite.max())
@@ -139,15 +143,31 @@ class GMMSoftLabeller(BaseEstimator):
             return self._fall_back(
                 f"component weight {self.weights_.min():.3g} < min_weight={self.min_weight}: min-max scaled distance"
             )
+        if self.bic_check:
+            self.bic_ = (single_gaussian_bic((finite - self.center_) / self.scale_), self.mixture_.bic())
+            if self.bic_[0] <= self.bic_[1]:
+                return self._fall_back(
+                    f"one Gaussian fits the {finite.size} distances better than two (BIC {self.bic_[0]:.1f} <= "
+                    f"{self.bic_[1]:.1f}): min-max scaled distance"
+                )
         return self
+
+    @property
+    def trusted_(self) -> bool:
+        """The mixture was fitted and passed every check: its posteriors model the data."""
+        check_is_fitted(self, "fallback_")
+        return self.fallback_ is None
 
     def _fit_mixture(self, finite: np.ndarray) -> None:
         """Fit the mixture on standardised distances; report its parameters in distance units."""
-        z = ((finite - self.center_) / self.scale_)[:, None]
-        self.mixture_ = GaussianMixture(n_components=2, n_init=self.n_init, random_state=self.random_state).fit(z)
-        self.means_ = self.mixture_.means_.ravel() * self.scale_ + self.center_
-        self.variances_ = self.mixture_.covariances_.ravel() * self.scale_**2
-        self.weights_ = self.mixture_.weights_.copy()
+        self.mixture_ = fit_mixture_1d((finite - self.center_) / self.scale_)
+        self._set_mixture(self.mixture_)
+
+    def _set_mixture(self, mixture: Mixture1D) -> None:
+        self.mixture_ = mixture
+        self.means_ = mixture.means * self.scale_ + self.center_
+        self.variances_ = mixture.variances * self.scale_**2
+        self.weights_ = mixture.weights.copy()
         self.high_component_ = int(np.argmax(self.means_))
 
     def _fall_back(self, reason: str) -> "GMMSoftLabeller":
@@ -182,12 +202,11 @@ class GMMSoftLabeller(BaseEstimator):
 
     def _mixture_posterior(self, distances: np.ndarray) -> np.ndarray:
         """High-component posterior, clamped at its turning point so that it never decreases."""
-        mu = self.mixture_.means_.ravel()
-        var = self.mixture_.covariances_.ravel()
+        mu, var = self.mixture_.means, self.mixture_.variances
         high, low = self.high_component_, 1 - self.high_component_
         z = (distances - self.center_) / self.scale_
         if not np.isclose(var[high], var[low]):
             # stationary point of the log posterior ratio, a quadratic in z
             turn = (mu[high] / var[high] - mu[low] / var[low]) / (1 / var[high] - 1 / var[low])
             z = np.minimum(z, turn) if var[high] < var[low] else np.maximum(z, turn)
-        return self.mixture_.predict_proba(z[:, None])[:, high]
+        return self.mixture_.posterior(z)[:, high]
