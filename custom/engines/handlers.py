@@ -45,6 +45,7 @@ class SoftLabelRefreshHandler:
         output_dir: str | None = None,
         summary_writer=None,
         enabled: bool = True,
+        until_separated: bool = False,
     ):
         self.dataset = dataset
         self.bank = bank
@@ -55,6 +56,7 @@ class SoftLabelRefreshHandler:
         self.output_dir = Path(output_dir) if output_dir else None
         self.writer = summary_writer
         self.enabled = enabled
+        self.until_separated = until_separated
         self.history: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
@@ -77,21 +79,30 @@ class SoftLabelRefreshHandler:
         return labeller, unpinned, pinned
 
     def refresh(self, engine: Engine, final: bool = False) -> None:
+        """Relabels every pair. With ``until_separated``, the weak-label warm-up goes on past ``warmup_epochs``
+        until both networks' mixtures are trusted (two separated components, preferred by BIC): before that,
+        the posteriors of a mixture that is no model of the distances would only be noise."""
         labels = self._label_all(engine, final) if is_main_process() else None
         labels = broadcast_from_main(labels)
+        if self.until_separated and self.bank.refreshes == 0 and not labels["trusted"]:
+            logger.info("epoch %d: the distance mixtures are not separated yet; the weak-label warm-up goes on",
+                        engine.state.epoch)
+            return
         self.bank.update(labels["a"], labels["b"])
 
     def _label_all(self, engine: Engine, final: bool) -> dict[str, np.ndarray]:
         distances_a, distances_b = pair_distances(engine.network, self.dataset, self.precision, self.batch_size)
         record = {"epoch": int(engine.state.epoch), "after_training": final}
-        labels = {}
+        labels: dict = {"trusted": True}
         for name, distances in (("a", distances_a), ("b", distances_b)):
             labeller, unpinned, pinned = self._labeller(distances)
             labels[name] = pinned
+            labels["trusted"] &= labeller.trusted_
             record[f"net_{name}"] = {
                 "gmm_means": None if labeller.means_ is None else [float(m) for m in labeller.means_],
                 "gmm_weights": None if labeller.weights_ is None else [float(w) for w in labeller.weights_],
                 "fallback": labeller.fallback_,
+                "bic_one_two": labeller.bic_,
                 "mean_distance": float(np.mean(distances)),
                 "soft_labels_unpinned": soft_label_report(
                     unpinned, self.dataset.weak_labels, self.dataset.truth, self.dataset.patient_ids
