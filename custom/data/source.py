@@ -104,11 +104,12 @@ class MammoDataSource:
 
     def pair_dataset(
         self, split: str = "train", pairs_per_exam: int = 16, supervision: str = "weak",
-        candidate_pairs_per_exam: int | None = None,
+        candidate_pairs_per_exam: int | None = None, sampling: str = "uniform", uniform_share: float = 0.25,
     ) -> ContralateralPairDataset:
         return ContralateralPairDataset(
             self.exams_of(split), patch_size=self.patch_size, pairs_per_exam=pairs_per_exam,
             seed=self.seed, supervision=supervision, candidate_pairs_per_exam=candidate_pairs_per_exam,
+            sampling=sampling, uniform_share=uniform_share, spacing_mm=float(self.preset["spacing"]),
         )
 
     def labelled_dataset(
