@@ -49,6 +49,20 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
     for row in table:
         assert 0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1
     assert "| siamese_softlabel |" in (out / "table.md").read_text()
+    # paired differences: every method against random_init and against the best other method, same patients
+    auc = {(row["method"], row["task"]): float(row["value"]) for row in table}
+    for row in table:
+        others = {m: v for (m, task), v in auc.items() if task == row["task"] and m != row["method"]}
+        assert row["best_other"] == max(others, key=others.get)
+        assert float(row["diff_best_other"]) == pytest.approx(float(row["value"]) - others[row["best_other"]])
+        assert float(row["diff_ci_low_best_other"]) <= float(row["diff_best_other"]) <= float(row["diff_ci_high_best_other"])
+        if row["method"] == "random_init":
+            assert row["reference"] == "" and row["diff_reference"] == ""
+        else:
+            assert row["reference"] == "random_init"
+            assert float(row["diff_reference"]) == pytest.approx(float(row["value"]) - others["random_init"])
+            assert float(row["diff_ci_low_reference"]) <= float(row["diff_reference"]) <= float(row["diff_ci_high_reference"])
+    assert "| method | AUC | minus random_init | minus the best other method |" in (out / "table.md").read_text()
     assert (out / "patch96" / "roc_abnormal.png").stat().st_size > 0
 
     recorded = json.loads((out / "protocol.json").read_text())

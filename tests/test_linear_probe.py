@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from custom.evaluation import LinearProbe, embed_patches, evaluate_encoder, macro_roc_auc, roc_auc, run_probe_tasks
+from custom.evaluation.metrics import within_fold_auc
 
 
 def test_roc_auc_matches_sklearn_with_a_deterministic_ci():
@@ -140,11 +141,18 @@ def test_probe_on_random_embeddings_is_chance():
     assert result.metric.ci_low < 0.5 < result.metric.ci_high
 
 
-def test_probe_cis_are_patient_level():
+def test_probe_ci_comes_from_refitted_patient_resamples():
     embeddings, labels, groups = _grouped_data(separable=False)
-    result = LinearProbe().cross_validate(embeddings, labels, groups, n_bootstrap=300)
-    expected = roc_auc(labels == 1, result.oof_proba[:, 1], groups=groups, n_bootstrap=300, seed=0)
-    assert result.metric == expected
+    result = LinearProbe().cross_validate(embeddings, labels, groups, n_bootstrap=100)
+    # the estimate: AUC over the pairs that share a fold, i.e. of one fold's model on its own patients
+    assert result.metric.value == pytest.approx(within_fold_auc(labels == 1, result.oof_proba[:, 1], result.folds))
+    # the interval: estimate +- 1.96 standard deviations of 100 refitted cross-validations
+    assert result.replicates.shape == (100,) and np.unique(result.replicates).size > 90
+    half = 1.959964 * result.replicates.std(ddof=1)
+    assert (result.metric.ci_low, result.metric.ci_high) == pytest.approx((result.metric.value - half, result.metric.value + half))
+    again = LinearProbe().cross_validate(embeddings, labels, groups, n_bootstrap=100)
+    assert again.metric == result.metric and again.plan == result.plan
+    assert LinearProbe().cross_validate(embeddings, labels, groups, n_bootstrap=100, seed=1).metric != result.metric
 
 
 def test_grouped_folds_never_share_a_patient():

@@ -98,6 +98,7 @@ def test_evaluator_compares_encoders(tmp_path):
         output_dir=tmp_path,
         n_bootstrap=200,
         val_handlers=[StatsHandler(iteration_log=False, name="probe_test"), recorder],
+        reference="noise",
     )
     evaluator.run()
 
@@ -123,6 +124,12 @@ def test_evaluator_compares_encoders(tmp_path):
     assert abnormal["brightness"]["value"] == metrics["probe_auc_abnormal_brightness"]
     assert abnormal["brightness"]["n"] == 120 and abnormal["brightness"]["n_patients"] == N_PATIENTS
     assert abnormal["noise"]["ci_low"] < abnormal["noise"]["value"] < abnormal["noise"]["ci_high"]
+    # paired differences on the same patients: the informative encoder beats the noise, and the interval says so
+    brightness = abnormal["brightness"]
+    assert brightness["reference"] == brightness["best_other"] == "noise"
+    assert brightness["diff_reference"] == pytest.approx(brightness["value"] - abnormal["noise"]["value"])
+    assert 0 < brightness["diff_ci_low_reference"] < brightness["diff_reference"] < brightness["diff_ci_high_reference"]
+    assert "reference" not in abnormal["noise"] and abnormal["noise"]["best_other"] == "brightness"
     assert (tmp_path / "roc_abnormal_comparison.png").stat().st_size > 0
     for encoder in ("brightness", "noise"):
         report = json.loads((tmp_path / encoder / "metrics.json").read_text())

@@ -1,4 +1,5 @@
-"""Benchmarks that print measured figures: ``python -m custom bench data``, ``bench train`` and ``bench detect``."""
+"""Benchmarks that print measured figures: ``python -m custom bench data``, ``bench train``, ``bench detect`` and
+``bench probe``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import importlib
 import inspect
 
 BENCHMARKS = {"data": "custom.bench.data:bench_data", "train": "custom.bench.train:bench_train",
-              "detect": "custom.bench.detect:bench_detect"}
+              "detect": "custom.bench.detect:bench_detect", "probe": "custom.bench.probe:bench_probe"}
 
 
 def run_benchmark(what: str, **options) -> None:

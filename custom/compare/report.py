@@ -1,4 +1,5 @@
-"""The comparison's outputs: a CSV and a Markdown table of AUCs with CIs, ROC figures, embedding maps."""
+"""The comparison's outputs: a CSV and Markdown tables of AUCs and paired differences with CIs, ROC figures,
+embedding maps."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
+from custom.evaluation.probe_bootstrap import DIFFERENCE_COLUMNS
+
 TABLE_COLUMNS = ("method", "patch_preset", "task", "metric", "value", "ci_low", "ci_high", "n", "n_patients",
-                 "pretrain_seconds")
+                 "pretrain_seconds", *DIFFERENCE_COLUMNS)
 
 
 def write_table_csv(rows: Sequence[Mapping], path: Path) -> Path:
@@ -40,6 +43,38 @@ def markdown_table(rows: Sequence[Mapping], methods: Sequence[str], presets: Seq
         values += [f"{minutes[(method, p)]:.1f}" if (method, p) in minutes else "" for p in presets]
         lines.append("| " + " | ".join([method, *values]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _difference(row: Mapping, kind: str) -> str:
+    if row.get(kind) is None:
+        return ""
+    low, high = row[f"diff_ci_low_{kind}"], row[f"diff_ci_high_{kind}"]
+    text = f"{row[f'diff_{kind}']:+.3f} [{low:+.3f}, {high:+.3f}]"
+    text = f"**{text}**" if low > 0 or high < 0 else text
+    return text if kind == "reference" else f"{text} ({row[kind]})"
+
+
+def markdown_differences(rows: Sequence[Mapping], methods: Sequence[str], presets: Sequence[str],
+                         tasks: Sequence[str], reference: str) -> str:
+    """Per patch preset and task, each method's AUC minus the reference's and minus the best other method's,
+    with paired 95% CIs (both probes refitted on the same patient resamples); bold where the CI excludes 0."""
+    cell = {(r["method"], r["patch_preset"], r["task"]): r for r in rows}
+    sections = []
+    for preset in presets:
+        for task in tasks:
+            present = [cell[(m, preset, task)] for m in methods if (m, preset, task) in cell]
+            if not present:
+                continue
+            lines = [f"### {task}, patch preset {preset}", "",
+                     f"| method | AUC | minus {reference} | minus the best other method |", "|---|---|---|---|"]
+            for row in present:
+                auc = f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+                to_reference = "(reference)" if row["method"] == reference else _difference(row, "reference")
+                lines.append(f"| {row['method']} | {auc} | {to_reference} | {_difference(row, 'best_other')} |")
+            sections.append("\n".join(lines))
+    note = ("Paired AUC differences (this method minus the other) with 95% CIs from the same patient resamples "
+            "for both; **bold**: the interval excludes 0.")
+    return "\n\n".join([note, *sections]) + "\n"
 
 
 def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *, seed: int, title: str) -> Path:

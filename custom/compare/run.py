@@ -12,12 +12,14 @@ from torch.utils.data import DataLoader
 
 from custom.compare.methods import pretrain
 from custom.compare.protocol import make_protocol
-from custom.compare.report import markdown_table, plot_embedding_maps, write_table_csv
+from custom.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
 from custom.data.source import MammoDataSource
 from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
 from custom.evaluation.plots import plot_roc_comparison
+from custom.evaluation.probe_bootstrap import paired_differences
 
 logger = logging.getLogger(__name__)
+REFERENCE = "random_init"  # what every method's AUC is compared with, pairwise
 
 
 def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "vindr", seed: int = 0,
@@ -60,6 +62,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             for task, entry in report["tasks"].items():
                 rows.append({"method": method, "patch_preset": patch_preset, "task": task, **entry,
                              "pretrain_seconds": trained.pretrain_seconds})
+        _add_paired_differences(rows, outcomes, patch_preset, (probe_options or {}).get("confidence", 0.95))
         for task in TASKS:
             curves = [(m, o[task].labels == o[task].result.classes[1], o[task].result.oof_proba[:, 1], o[task].result.metric)
                       for m, o in outcomes.items() if task in o and len(o[task].result.classes) == 2]
@@ -69,10 +72,22 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             plot_embedding_maps(maps, preset_dir / "embeddings_tsne.png", seed=seed,
                                 title=f"t-SNE of probe embeddings, patch preset {patch_preset}")
     write_table_csv(rows, out_dir / "table.csv")
-    table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TASKS)
+    table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TASKS) + "\n" + markdown_differences(
+        rows, protocol.methods, list(protocol.budgets), TASKS, REFERENCE)
     (out_dir / "table.md").write_text(table_md)
     print(table_md)
     return rows
+
+
+def _add_paired_differences(rows: list[dict], outcomes: dict, patch_preset: str, confidence: float) -> None:
+    """Adds to each row of ``patch_preset`` its method's paired AUC differences to the reference
+    (``random_init``) and to the best other method on the same task: every method was probed on the same
+    patches with the same seed, so their refit-bootstrap replicates resample the same patients."""
+    for task in TASKS:
+        results = {method: tasks[task].result for method, tasks in outcomes.items() if task in tasks}
+        for method, paired in paired_differences(results, REFERENCE, confidence).items():
+            row = next(r for r in rows if (r["method"], r["patch_preset"], r["task"]) == (method, patch_preset, task))
+            row.update(paired.columns())
 
 
 def check_patient_disjoint(pretrain_patients, probe_patients) -> None:

@@ -18,6 +18,7 @@ from .froc_plots import plot_froc
 from .linear_probe import TASKS, LinearProbe, ProbeResult, embed_patches, evaluate_encoder, run_probe_tasks
 from .metrics import MetricResult, macro_roc_auc, roc_auc
 from .plots import plot_roc, plot_roc_comparison
+from .probe_bootstrap import paired_auc_difference
 from .probe_evaluator import LinearProbeEvaluator
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "embed_patches",
     "evaluate_encoder",
     "macro_roc_auc",
+    "paired_auc_difference",
     "plot_roc",
     "plot_roc_comparison",
     "roc_auc",

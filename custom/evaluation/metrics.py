@@ -15,6 +15,9 @@ Two bootstraps:
   ``1 / _MAX_DRAWS_PER_REPLICATE`` of the draws), a ``ValueError`` says so.
 
 The point estimate is always the AUC on all samples; only the interval depends on ``groups``.
+
+For cross-validated probes, :func:`within_fold_auc` counts only the pairs scored by one fold's model, and
+:func:`normal_interval` turns the replicates of a refit bootstrap (:mod:`.probe_bootstrap`) into an interval.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 
 # bootstrap replicates are ranked in blocks of about this many scores, to bound memory
 _BLOCK_SCORES = 2_000_000
@@ -260,6 +263,60 @@ def macro_roc_auc(
 
     return _stratified_bootstrap(members, statistic, n_bootstrap, confidence, seed)
 
+
+def within_fold_auc(positive, scores, folds, weights=None) -> float:
+    """Mann-Whitney AUC over the (positive, negative) pairs that share a fold, each sample counted with its
+    weight (ties count one half); NaN when no fold holds both classes.
+
+    Why within folds: scores of different cross-validation folds come from different models, whose offsets
+    depend on the class balance of their training parts, which is anti-correlated with their test parts';
+    pairs across folds thus bias the pooled AUC of an uninformative probe below 0.5. Within a fold the model
+    never saw the test patients, so for features independent of the labels the expected AUC is exactly 0.5.
+    """
+    positive = np.asarray(positive, dtype=bool).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    folds = np.asarray(folds).ravel()
+    weights = np.ones(scores.size) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if not positive.size == scores.size == folds.size == weights.size:
+        raise ValueError(
+            f"positive, scores, folds and weights differ in length: {positive.size}, {scores.size}, "
+            f"{folds.size}, {weights.size}"
+        )
+    order = np.lexsort((scores, folds))
+    scores, folds, positive, weights = scores[order], folds[order], positive[order], weights[order]
+    new_fold = np.r_[True, folds[1:] != folds[:-1]]
+    new_block = new_fold | np.r_[True, scores[1:] != scores[:-1]]  # a tie block: one fold, one score
+    block_start = np.flatnonzero(new_block)
+    block_end = np.r_[block_start[1:], scores.size][np.cumsum(new_block) - 1]
+    block_start = block_start[np.cumsum(new_block) - 1]
+    fold_start = np.flatnonzero(new_fold)[np.cumsum(new_fold) - 1]
+    negative = np.where(positive, 0.0, weights)
+    below = np.r_[0.0, np.cumsum(negative)]  # below[i]: negative weight of the sorted positions < i
+    beaten = below[block_start] - below[fold_start] + 0.5 * (below[block_end] - below[block_start])
+    fold_codes = np.cumsum(new_fold) - 1
+    positive_weight = np.bincount(fold_codes, weights=np.where(positive, weights, 0.0))
+    negative_weight = np.bincount(fold_codes, weights=negative)
+    pairs = float(positive_weight @ negative_weight)
+    if pairs <= 0:
+        return float("nan")
+    return float((weights * beaten)[positive].sum() / pairs)
+
+
+def normal_interval(value: float, replicates, confidence: float, n: int, bounds=(0.0, 1.0)) -> MetricResult:
+    """``value`` plus or minus the normal quantile times the standard deviation of bootstrap ``replicates``,
+    clipped to ``bounds``.
+
+    Used where the replicates' spread is right but their centre is not: a cross-validated probe refitted on
+    a patient resample learns from fewer distinct patients than the original, so its AUCs sit below the
+    original estimate, and their percentiles would too.
+    """
+    replicates = np.asarray(replicates, dtype=np.float64)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if replicates.size < 2:
+        raise ValueError(f"a bootstrap standard deviation needs >= 2 replicates, got {replicates.size}")
+    half = float(norm.ppf(0.5 + confidence / 2) * replicates.std(ddof=1))
+    return MetricResult(float(value), max(bounds[0], value - half), min(bounds[1], value + half), n)
 
 def mean_with_ci(values, groups, *, n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0) -> MetricResult:
     """Mean of ``values`` with a percentile CI that resamples whole ``groups`` (patients), for per-image

@@ -17,12 +17,23 @@ from monai.utils import IgniteInfo, min_version, optional_import
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .linear_probe import TASKS, EmbeddingTable, LinearProbe, batch_labels, embed_batch, frozen, probe_tasks
+from .linear_probe import (
+    N_BOOTSTRAP,
+    TASKS,
+    EmbeddingTable,
+    LinearProbe,
+    batch_labels,
+    embed_batch,
+    frozen,
+    probe_tasks,
+)
 from .plots import plot_roc_comparison
+from .probe_bootstrap import DIFFERENCE_COLUMNS, paired_differences
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
-COMPARISON_COLUMNS = ("encoder", "task", "metric", "value", "ci_low", "ci_high", "n", "n_patients")
+_METRIC_COLUMNS = ("metric", "value", "ci_low", "ci_high", "n", "n_patients")
+COMPARISON_COLUMNS = ("encoder", "task", *_METRIC_COLUMNS, *DIFFERENCE_COLUMNS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -43,12 +54,13 @@ class LinearProbeEvaluator(Evaluator):
     ``"abnormal"``, ``"birads"``, ``"malignant"``, as :class:`custom.data.pair_dataset.LabelledPatchDataset`
     yields) with every encoder in eval mode without gradients, and keeps embeddings and labels on the CPU. At
     the end of the (single) epoch, :func:`~.linear_probe.run_probe_tasks` runs per encoder, with
-    patient-grouped folds and patient-level bootstrap CIs, and writes:
+    patient-grouped folds and patient-level bootstrap CIs that refit the probe on every resample, and writes:
 
     - ``output_dir/<encoder>/``: ``metrics.json``, ``metrics.csv``, ``roc_<task>.png`` of that encoder
       (skipped tasks and their reasons are in its ``metrics.json``);
     - ``output_dir/comparison.csv`` and ``comparison.json``: one row per encoder and computed task with
-      :data:`COMPARISON_COLUMNS` (also in :attr:`results`);
+      :data:`COMPARISON_COLUMNS` (also in :attr:`results`): the AUC and its CI, and the paired AUC
+      differences, with CIs, to the ``reference`` encoder and to the best other encoder;
     - ``output_dir/roc_abnormal_comparison.png``: the abnormal-vs-normal ROC curves of all encoders, the
       legend giving each AUC and CI.
 
@@ -88,6 +100,7 @@ class LinearProbeEvaluator(Evaluator):
         channels_last: pass the images in channels-last memory format.
         val_handlers: Ignite handlers with ``attach``, e.g. ``StatsHandler``, ``CheckpointSaver``.
         key_metric_name: name of the key metric in ``engine.state.metrics``.
+        reference: the encoder every other one is compared with pairwise (ignored when not among ``encoders``).
         tasks, confidence, min_samples_per_class, min_patients_per_class, probe: passed to
             :func:`~.linear_probe.run_probe_tasks`; ``tasks`` must contain ``"abnormal"``.
         epoch_length, non_blocking, prepare_batch, iteration_update, metric_cmp_fn, amp, amp_kwargs,
@@ -103,12 +116,13 @@ class LinearProbeEvaluator(Evaluator):
         output_dir: str | Path,
         n_splits: int = 5,
         seed: int = 0,
-        n_bootstrap: int = 1000,
+        n_bootstrap: int = N_BOOTSTRAP,
         autocast_dtype: torch.dtype | str | None = None,
         channels_last: bool = False,
         val_handlers: Sequence | None = None,
         key_metric_name: str = "probe_auc_abnormal",
         *,
+        reference: str | None = "random_init",
         tasks: Iterable[str] = TASKS,
         confidence: float = 0.95,
         min_samples_per_class: int = 10,
@@ -170,6 +184,7 @@ class LinearProbeEvaluator(Evaluator):
         self.key_metric_name = key_metric_name
         self.state.key_metric_name = key_metric_name
         self.tasks = tasks
+        self.reference = reference
         self.probe_settings = {
             "n_splits": n_splits,
             "seed": seed,
@@ -229,13 +244,16 @@ class LinearProbeEvaluator(Evaluator):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         rows: list[dict] = []
         curves = []
+        results: dict[str, dict] = {task: {} for task in self.tasks}
         metrics = engine.state.metrics
         for name in self.encoders:
             table = self._table.table(name)
             report, outcomes = probe_tasks(table, self.output_dir / name, self.tasks, **self.probe_settings)
             self.reports[name] = report
+            for task, outcome in outcomes.items():
+                results[task][name] = outcome.result
             for task, entry in report["tasks"].items():
-                rows.append({"encoder": name, "task": task, **{key: entry[key] for key in COMPARISON_COLUMNS[2:]}})
+                rows.append({"encoder": name, "task": task, **{key: entry[key] for key in _METRIC_COLUMNS}})
                 metrics[f"probe_auc_{task}_{name}"] = entry["value"]
                 self.logger.info(
                     f"linear probe {name} {task}: {entry['metric']} {entry['value']:.4f} "
@@ -248,6 +266,7 @@ class LinearProbeEvaluator(Evaluator):
             else:
                 metrics[f"probe_auc_abnormal_{name}"] = math.nan
                 self.logger.warning(f"linear probe {name}: abnormal task skipped: {report['skipped']['abnormal']}")
+        self._add_paired_differences(rows, results)
         self.results = rows
         self._write_comparison(rows)
         if curves:
@@ -265,6 +284,20 @@ class LinearProbeEvaluator(Evaluator):
             self.logger.info(f"Got new best metric of {self.key_metric_name}: {key_value}")
             engine.state.best_metric = key_value
             engine.state.best_metric_epoch = engine.state.epoch
+
+    def _add_paired_differences(self, rows: list[dict], results: dict[str, dict]) -> None:
+        """Each encoder's AUC minus the reference encoder's and minus the best other encoder's, per task, with
+        paired CIs: all encoders were probed on the same patches with the same seed, so the same resamples."""
+        for task, by_encoder in results.items():
+            differences = paired_differences(by_encoder, self.reference, self.probe_settings["confidence"])
+            for name, paired in differences.items():
+                next(r for r in rows if (r["encoder"], r["task"]) == (name, task)).update(paired.columns())
+                if paired.to_reference is not None:
+                    d = paired.to_reference
+                    self.logger.info(
+                        f"linear probe {task}: {name} minus {paired.reference}: {d.value:+.4f} "
+                        f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+                    )
 
     def _write_comparison(self, rows: list[dict]) -> None:
         with open(self.output_dir / "comparison.json", "w") as f:
