@@ -96,7 +96,7 @@ def test_readme_training_then_heatmap_then_evaluation_on_an_archive_with_bad_fil
     assert [view["status"] for view in summary["views"]] == ["ok", "ok"]
 
     evaluation = _bundle_cli("evaluating", "['configs/train.json','configs/evaluate.json']", *common,
-                             "--probe_splits", "['train','val','test']")
+                             "--probe_splits", "['train','val','test']", "--probe_benchmark", "false")
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     assert "3 input(s) skipped" in evaluation.stdout
     rows = list(csv.DictReader(open(bundle / "eval" / "comparison.csv")))
@@ -179,3 +179,26 @@ def test_torchrun_two_processes_on_cpu(tmp_path, synthetic_vindr):
     checkpoint = torch.load(tmp_path / "models" / "checkpoint.pt", weights_only=True)
     assert checkpoint["trainer"]["epoch"] == 2
     assert (tmp_path / "logs" / "soft_label_stats.json").exists()
+
+
+def test_evaluation_of_synthetic_data_probes_the_benchmark_evaluation_set(tmp_path, synthetic_vindr):
+    """Built-in synthetic data is probed on the frozen benchmark's held-out evaluation set (here the tests' tiny
+    stand-in, 14 patients none of whom trained), against both kinds of normal controls."""
+    from custom.data.synthetic import benchmark
+
+    _train(tmp_path, synthetic_vindr, max_epochs=1)
+    workflow = ConfigWorkflow(
+        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")],
+        meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train", run_id="evaluating", bundle_root=str(tmp_path), dataset_dir=str(synthetic_vindr),
+        **TINY,
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    for folder in (tmp_path / "eval", tmp_path / "eval" / "matched_controls"):
+        rows = [r for r in csv.DictReader(open(folder / "comparison.csv")) if r["task"] == "abnormal"]
+        assert {r["encoder"] for r in rows} == {"siamese_softlabel", "random_init"}
+    normal = [r for r in csv.DictReader(open(tmp_path / "eval" / "comparison.csv")) if r["task"] == "abnormal"]
+    assert int(normal[0]["n_patients"]) == benchmark.EVALUATION_SET.studies
+    assert benchmark.EVALUATION_SET.folder().joinpath("COMPLETE").exists()

@@ -46,6 +46,10 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
 
     table = list(csv.DictReader(open(out / "table.csv")))
     assert {row["method"] for row in table if row["task"] == "abnormal"} == set(METHODS)
+    # against matched controls too, and on the benchmark's evaluation set (the tests' tiny stand-in)
+    assert {row["method"] for row in table if row["task"] == "abnormal_matched"} == set(METHODS)
+    from custom.data.synthetic import benchmark
+    assert {int(row["n_patients"]) for row in table if row["task"] == "abnormal"} == {benchmark.EVALUATION_SET.studies}
     for row in table:
         assert 0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1
     assert "| siamese_softlabel |" in (out / "table.md").read_text()

@@ -20,6 +20,9 @@ from custom.evaluation.probe_bootstrap import paired_differences
 
 logger = logging.getLogger(__name__)
 REFERENCE = "random_init"  # what every method's AUC is compared with, pairwise
+# abnormal vs normal again, with the aligned place of the other breast of the same exam as the normal patch
+MATCHED_TASK = "abnormal_matched"
+TABLE_TASKS = (*TASKS, MATCHED_TASK)
 
 
 def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "vindr", seed: int = 0,
@@ -29,8 +32,10 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     """Runs the comparison; returns the table rows and writes ``table.md``, ``table.csv``, figures.
 
     ``data`` is a data set in a supported layout; an empty or missing folder gets the synthetic
-    benchmark (the preset's number of studies). Pretraining uses the train split only; the probes use the
-    val and test patients, with patient-grouped cross-validation, so no patient is in both. Every method
+    benchmark (the preset's number of studies). Pretraining uses the train split only. The probes use the
+    frozen benchmark's evaluation set for synthetic data (patients never seen in pretraining), else the val
+    and test patients, with patient-grouped cross-validation; abnormal vs normal is probed twice, against
+    normal tissue of normal exams and against the matched contralateral place (``abnormal_matched``). Every method
     gets the same patches, seed, epochs, batch size and learning rate. Finished methods are not trained
     again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
     (e.g. ``min_samples_per_class`` for a tiny data set).
@@ -45,9 +50,11 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
         source = MammoDataSource(data, dataset_format, cache_dir=str(out_dir / "cache"), patch_preset_name=patch_preset,
                                  seed=seed, synthetic_studies=protocol.synthetic_studies)
         pairs = source.pair_dataset(protocol.pretrain_split, budget.pairs_per_exam, "weak", budget.candidate_pairs_per_exam)
-        probe_set = source.labelled_dataset(protocol.probe_splits, protocol.normal_patches_per_breast)
-        check_patient_disjoint(pairs.patient_ids, probe_set.patient_ids)
+        probe_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast)
+        matched_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast, "contralateral")
+        check_patient_disjoint(pairs.patient_ids, np.r_[probe_set.patient_ids, matched_set.patient_ids])
         loader = DataLoader(probe_set, batch_size=64, shuffle=False)
+        matched_loader = DataLoader(matched_set, batch_size=64, shuffle=False)
         preset_dir = out_dir / f"patch{patch_preset}"
         outcomes, maps = {}, {}
         for method in protocol.methods:
@@ -58,12 +65,19 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             table = embed_patches(trained.features, loader, device=torch_device, progress=False)
             report, outcomes[method] = probe_tasks(table, preset_dir / method / "probe", TASKS, seed=seed,
                                                       **(probe_options or {}))
+            matched = embed_patches(trained.features, matched_loader, device=torch_device, progress=False)
+            matched_report, matched_outcome = probe_tasks(matched, preset_dir / method / "probe_matched", ("abnormal",),
+                                                          seed=seed, **(probe_options or {}))
+            if "abnormal" in matched_outcome:
+                outcomes[method][MATCHED_TASK] = matched_outcome["abnormal"]
+            if "abnormal" in matched_report["tasks"]:
+                report["tasks"][MATCHED_TASK] = matched_report["tasks"]["abnormal"]
             maps[method] = (table["embedding"], table["abnormal"])
             for task, entry in report["tasks"].items():
                 rows.append({"method": method, "patch_preset": patch_preset, "task": task, **entry,
                              "pretrain_seconds": trained.pretrain_seconds})
         _add_paired_differences(rows, outcomes, patch_preset, (probe_options or {}).get("confidence", 0.95))
-        for task in TASKS:
+        for task in TABLE_TASKS:
             curves = [(m, o[task].labels == o[task].result.classes[1], o[task].result.oof_proba[:, 1], o[task].result.metric)
                       for m, o in outcomes.items() if task in o and len(o[task].result.classes) == 2]
             if curves:
@@ -72,8 +86,8 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             plot_embedding_maps(maps, preset_dir / "embeddings_tsne.png", seed=seed,
                                 title=f"t-SNE of probe embeddings, patch preset {patch_preset}")
     write_table_csv(rows, out_dir / "table.csv")
-    table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TASKS) + "\n" + markdown_differences(
-        rows, protocol.methods, list(protocol.budgets), TASKS, REFERENCE)
+    table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TABLE_TASKS) + "\n" + markdown_differences(
+        rows, protocol.methods, list(protocol.budgets), TABLE_TASKS, REFERENCE)
     (out_dir / "table.md").write_text(table_md)
     print(table_md)
     return rows
@@ -83,7 +97,7 @@ def _add_paired_differences(rows: list[dict], outcomes: dict, patch_preset: str,
     """Adds to each row of ``patch_preset`` its method's paired AUC differences to the reference
     (``random_init``) and to the best other method on the same task: every method was probed on the same
     patches with the same seed, so their refit-bootstrap replicates resample the same patients."""
-    for task in TASKS:
+    for task in TABLE_TASKS:
         results = {method: tasks[task].result for method, tasks in outcomes.items() if task in tasks}
         for method, paired in paired_differences(results, REFERENCE, confidence).items():
             row = next(r for r in rows if (r["method"], r["patch_preset"], r["task"]) == (method, patch_preset, task))

@@ -112,6 +112,27 @@ class MammoDataSource:
             sampling=sampling, uniform_share=uniform_share, spacing_mm=float(self.preset["spacing"]),
         )
 
+    def probe_dataset(self, splits: tuple[str, ...] = ("val", "test"), normal_per_exam: int = 2,
+                      controls: str = "normal_exams", benchmark: bool = True) -> LabelledPatchDataset:
+        """The linear probe's held-out patches. With ``benchmark``, built-in synthetic data of the current
+        generator version is probed on the frozen benchmark's evaluation set (500 studies of patients never
+        seen in pretraining, generated once per version); any other data set on its own ``splits``."""
+        from custom.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
+        from custom.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
+
+        version = synthetic_version_of(self.dataset_dir)
+        if not benchmark or version != SYNTHETIC_VERSION:
+            if benchmark and version is not None:
+                logger.warning("%s is synthetic data of generator version %s (current: %s): probing on its own "
+                               "splits; delete the folder to regenerate it", self.dataset_dir, version,
+                               SYNTHETIC_VERSION)
+            return self.labelled_dataset(splits, normal_per_exam, controls)
+        evaluation = benchmark_source(EVALUATION_SET, patch_preset=self.patch_preset_name, num_workers=self.num_workers,
+                                      seed=self.seed)
+        patches = evaluation.labelled_dataset(("test",), normal_per_exam, controls)
+        self.report.extend(evaluation.report)
+        return patches
+
     def labelled_dataset(
         self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2,
         controls: str = "normal_exams",
