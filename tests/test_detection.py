@@ -325,3 +325,25 @@ def test_cli_names_what_is_missing(tmp_path, synthetic_vindr):
     (tmp_path / "models" / "detector.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="model.pt: no trained encoder"):
         heatmap(str(tmp_path), study=str(study))
+
+
+def test_evaluate_detection_tests_on_the_benchmark_with_paired_differences(tmp_path, synthetic_vindr):
+    """python -m custom evaluate-detection on a bundle trained on synthetic data: calibrated on the bundle's
+    training exams, tested on the benchmark's evaluation set (the tests' tiny stand-in), with the Siamese
+    detector's paired differences to bilateral subtraction and to the raw-pixel embedding."""
+    from custom.evaluation.detection_run import evaluate_detection_run
+    from custom.networks import seeded_encoder
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(synthetic_vindr, bundle / "data" / "synthetic")
+    (bundle / "models").mkdir()
+    torch.save(seeded_encoder(0, normalize=True).state_dict(), bundle / "models" / "model.pt")
+    summary = evaluate_detection_run(str(bundle), str(tmp_path / "out"), n_bootstrap=50)
+    assert "benchmark evaluation set" in summary["tested_on"]
+    assert set(summary) >= {"siamese", "bilateral_subtraction", "raw_pixel", "siamese_minus"}
+    for reference in ("bilateral_subtraction", "raw_pixel"):
+        difference = summary["siamese_minus"][reference]["exam_auc"]
+        expected = summary["siamese"]["exam_auc"]["value"] - summary[reference]["exam_auc"]["value"]
+        assert difference["value"] == pytest.approx(expected)
+        assert difference["ci_low"] <= difference["value"] <= difference["ci_high"]
+    assert (tmp_path / "out" / "bilateral_subtraction.json").exists() and (tmp_path / "out" / "froc.png").exists()

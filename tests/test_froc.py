@@ -260,3 +260,37 @@ def test_report_name_must_be_a_file_stem(tmp_path):
     result = evaluate_detection(_hand_made_images(), n_bootstrap=10)
     with pytest.raises(ValueError, match="name"):
         write_detection_report(result, tmp_path, "sub/dir")
+
+
+def _simulated_detectors(seed: int = 0, n_patients: int = 60):
+    """Per patient one breast image (half hold a finding at (40, 40)) and one exam; detector "good" puts a
+    candidate on every finding with a high score, detector "poor" scores its hit at chance level."""
+    rng = np.random.default_rng(seed)
+    good_images, poor_images, good_exams, poor_exams = [], [], [], []
+    for p in range(n_patients):
+        lesion = p % 2 == 0
+        findings = [[30, 30, 50, 50]] if lesion else []
+        false_box = [[200, 200, 220, 220]]
+        noise = float(rng.random())
+        good_images.append(ImageDetections(f"i{p}", f"p{p}", boxes=[[32, 32, 48, 48]] + false_box,
+                                           scores=[0.9 if lesion else 0.1, noise * 0.5], findings=findings))
+        poor_images.append(ImageDetections(f"i{p}", f"p{p}", boxes=[[32, 32, 48, 48]] + false_box,
+                                           scores=[float(rng.random()), noise], findings=findings))
+        good_exams.append(ExamScore(f"s{p}", f"p{p}", 0.9 if lesion else noise * 0.5, int(lesion)))
+        poor_exams.append(ExamScore(f"s{p}", f"p{p}", float(rng.random()), int(lesion)))
+    return good_images, good_exams, poor_images, poor_exams
+
+
+def test_paired_detection_differences():
+    from custom.evaluation.froc import paired_detection_differences
+
+    good_images, good_exams, poor_images, poor_exams = _simulated_detectors()
+    same = paired_detection_differences(good_images, good_exams, good_images, good_exams, n_bootstrap=200)
+    for metric in same.values():
+        assert (metric.value, metric.ci_low, metric.ci_high) == (0.0, 0.0, 0.0)
+    better = paired_detection_differences(good_images, good_exams, poor_images, poor_exams, n_bootstrap=200)
+    assert better["exam_auc"].value == pytest.approx(
+        exam_auc(good_exams, n_bootstrap=20).value - exam_auc(poor_exams, n_bootstrap=20).value)
+    assert better["exam_auc"].ci_low > 0 and better["sensitivity_at_1fp"].ci_low > 0
+    with pytest.raises(ValueError, match="same images"):
+        paired_detection_differences(good_images, good_exams, poor_images[:-1], poor_exams, n_bootstrap=20)

@@ -50,8 +50,10 @@ from .metrics import (
     _MAX_DRAWS_PER_REPLICATE,
     MetricResult,
     _check_bootstrap,
+    _cluster_bootstrap,
     _group_codes,
     _interval,
+    _WeightedAUC,
     roc_auc,
 )
 
@@ -493,3 +495,55 @@ def write_detection_report(result: DetectionResult, out_dir: str | Path, name: s
             writer.writerow([metric, rate, m.value, m.ci_low, m.ci_high, m.n])
     return json_path, csv_path
 
+
+
+def paired_detection_differences(
+    images_a: Iterable[ImageDetections | Mapping],
+    exams_a: Iterable[ExamScore | Mapping],
+    images_b: Iterable[ImageDetections | Mapping],
+    exams_b: Iterable[ExamScore | Mapping],
+    *,
+    fp_rate: float = 1.0,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, MetricResult]:
+    """Detector A minus detector B on the same images and exams: sensitivity at ``fp_rate`` FP/image and exam
+    AUC, each with a CI from one patient bootstrap shared by both detectors (the same patients drawn for A and
+    B in every replicate), so that what the two have in common cancels out.
+
+    Raises:
+        ValueError: when the two detectors were not run on the same images (ids, patients, findings) and exams.
+    """
+    images_a = sorted(_as_images(images_a), key=lambda image: image.image_id)
+    images_b = sorted(_as_images(images_b), key=lambda image: image.image_id)
+    exams_a = sorted((e if isinstance(e, ExamScore) else ExamScore.from_record(e) for e in exams_a),
+                     key=lambda exam: exam.study_id)
+    exams_b = sorted((e if isinstance(e, ExamScore) else ExamScore.from_record(e) for e in exams_b),
+                     key=lambda exam: exam.study_id)
+    same_images = [(i.image_id, i.patient_id, i.findings.tolist()) for i in images_a] == [
+        (i.image_id, i.patient_id, i.findings.tolist()) for i in images_b]
+    same_exams = [(e.study_id, e.patient_id, e.abnormal) for e in exams_a] == [
+        (e.study_id, e.patient_id, e.abnormal) for e in exams_b]
+    if not (same_images and same_exams):
+        raise ValueError("paired detection differences need both detectors run on the same images and exams")
+    _check_bootstrap(n_bootstrap, confidence)
+    rates = _check_rates([fp_rate])
+    codes, n_patients = _group_codes([image.patient_id for image in images_a], len(images_a))
+    matched = [_MatchedCandidates(images) for images in (images_a, images_b)]
+    points = [m.sensitivity_at(np.ones((1, len(images_a))), rates)[0][0, 0] for m in matched]
+    # equal seeds and equal findings: both draw the same patients and redraw the same finding-less replicates
+    replicates = [_patient_replicates(m, codes, n_patients, rates, n_bootstrap, seed)[:, 0] for m in matched]
+    sensitivity = _interval(points[0] - points[1], replicates[0] - replicates[1], confidence, len(images_a))
+
+    exam_codes, n_exam_patients = _group_codes([exam.patient_id for exam in exams_a], len(exams_a))
+    positive = np.asarray([exam.abnormal for exam in exams_a], dtype=bool)
+    aucs = [_WeightedAUC(np.asarray([exam.score for exam in exams], dtype=np.float64), positive)
+            for exams in (exams_a, exams_b)]
+
+    def difference(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (value_a, valid), (value_b, _) = aucs[0](weights), aucs[1](weights)
+        return value_a - value_b, valid
+
+    auc = _cluster_bootstrap(exam_codes, n_exam_patients, difference, n_bootstrap, confidence, seed)
+    return {f"sensitivity_at_{fp_rate:g}fp": sensitivity, "exam_auc": auc}
