@@ -75,7 +75,7 @@ def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | Non
                            n_bootstrap=n_bootstrap)
 
 
-def calibrate(data: str | None = None, out: str = "calibration", patch_preset: str = "96", epochs: int = 20,
+def calibrate(data: str | None = None, out: str = "calibration", patch_preset: str = "96", epochs: int = 12,
               texture_studies: int = 100, n_bootstrap: int = 1000, workers: int = 2, seed: int = 0) -> None:
     """Measures the synthetic benchmark against published real-data figures (bilateral subtraction, a
     supervised ResNet-18 patch classifier, texture beta, clip fraction) and writes ``calibration.json``,

@@ -11,9 +11,12 @@ import pytest
 from custom.calibration import run as calibration_run
 from custom.calibration.texture import spectrum_slope
 from custom.data.synthetic.benchmark import SyntheticSet
+from custom.data.synthetic.fingerprint import fingerprint_differences, generator_fingerprint
 from custom.data.synthetic.texture import coarse_share, power_law_field
 from custom.data.synthetic.vindr import SYNTHETIC_VERSION
 from custom.detection.subtraction import BilateralSubtraction
+
+FROZEN = Path(__file__).resolve().parents[1] / "docs" / "calibration.json"
 
 
 
@@ -69,6 +72,19 @@ def test_bilateral_subtraction_puts_the_top_candidate_on_the_denser_breast(dense
     assert detection.score == pytest.approx(best.score) and best.score > 0.1
     other = "R" if side == "L" else "L"
     assert detection.heatmaps[other].max() < 0.2 * best.score
+
+
+def test_the_generator_is_the_frozen_version():
+    """Any change to what the generator draws needs a new SYNTHETIC_VERSION and a re-run of the calibration."""
+    frozen = json.loads(FROZEN.read_text())
+    assert frozen["synthetic_version"] == SYNTHETIC_VERSION
+    assert all(frozen["in_range"].values()), frozen["in_range"]
+    problems = fingerprint_differences(frozen["generator_fingerprint"], generator_fingerprint())
+    assert not problems, (
+        "the synthetic generator draws something else than the frozen version "
+        f"{SYNTHETIC_VERSION}: bump SYNTHETIC_VERSION, re-run `python -m custom calibrate` and every result.\n"
+        + "\n".join(problems[:4])
+    )
 
 
 def test_calibrate_writes_its_figures_on_a_tiny_benchmark(tmp_path, monkeypatch):

@@ -83,7 +83,9 @@ def write_markdown(result: dict, path: Path, figure: Path) -> Path:
         "Written by `python -m custom calibrate`. The generator is calibrated against published figures "
         "measured on real mammograms, which favour no self-supervised method, and then frozen: methods are "
         "tuned only on a frozen version, and the generator never changes to suit a method. No method's "
-        "result was looked at while calibrating. 95 % patient-bootstrap CIs in brackets.",
+        "result was looked at while calibrating. 95 % patient-bootstrap CIs in brackets. How this version was "
+        "reached, with every intermediate measurement: `docs/benchmarks.md`, section \"Calibrating the synthetic "
+        "benchmark\".",
         "",
         "| figure | measured | target | in range | real-data source |",
         "|---|---|---|---|---|",

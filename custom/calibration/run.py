@@ -35,7 +35,7 @@ TARGETS = {
 }
 
 
-def calibrate(data: str | None = None, out: str = "calibration", *, patch_preset: str = "96", epochs: int = 20,
+def calibrate(data: str | None = None, out: str = "calibration", *, patch_preset: str = "96", epochs: int = 12,
               texture_studies: int = 100, n_bootstrap: int = 1000, workers: int = 2, seed: int = 0) -> dict:
     """Generates (once) the evaluation and calibration-training sets of this version under ``data`` (default:
     the benchmark folder), measures every calibration figure and writes ``calibration.json``,

@@ -22,7 +22,9 @@ from scipy import ndimage
 Box = tuple[float, float, float, float]  # (y0, x0, y1, x1), half-open, pixels
 
 KINDS = ("circumscribed", "spiculated", "calcification", "distortion")
-_KIND_WEIGHTS = (0.35, 0.25, 0.28, 0.12)
+# masses 64 %, calcifications 29 %, distortions 7 %: roughly the proportions of these kinds among the finding
+# annotations of VinDr-Mammo (Nguyen et al., Sci Data 2023; recalled from its data descriptor, not re-counted)
+_KIND_WEIGHTS = (0.38, 0.26, 0.29, 0.07)
 # BI-RADS follows morphology; P(malignant) follows BI-RADS within a morphology
 _BIRADS = {
     "circumscribed": ((3, 4), (0.55, 0.45)),
@@ -48,7 +50,7 @@ _CATEGORY = {
     "distortion": ("Architectural Distortion",),
 }
 _SPECK_MM = (0.2, 0.6)
-_GAIN = 1.8  # lesion contrast at a size equal to the compressed thickness (see _contrast and the module doc)
+_GAIN = 2.4  # lesion contrast at a size equal to the compressed thickness (see _contrast and the module doc)
 _SPECK_BRIGHTNESS = (0.5, 1.1)  # glandular-fraction units at full resolution
 
 
