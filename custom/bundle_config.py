@@ -9,6 +9,10 @@ A top-level key is known when some config file of the bundle (any ``configs/*.js
 refers to it (``@key``), or when MONAI itself reads it (run ids, ``imports``, the properties that
 ``check_properties`` lists). MONAI gives config expressions no handle on their parser, so the check finds
 the running ``ConfigWorkflow`` on the call stack.
+
+The same check stops a switch given as text: the command line is read by Fire, which turns ``False`` into
+a boolean but leaves ``false`` a string, and any non-empty string is true, so ``--amp false`` would quietly
+keep bf16 on. A key that some config file of the bundle sets to ``true``/``false`` must hold a boolean.
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ def check_config_keys() -> None:
         return
     config = workflow.parser.config
     known = READ_BY_MONAI | _PROPERTY_KEYS | referenced_keys(config)
+    switches = set()
     for path in sorted(Path(workflow.config_root_path).glob("*.json")):
-        known |= referenced_keys(json.loads(path.read_text()))
+        content = json.loads(path.read_text())
+        known |= referenced_keys(content)
+        switches |= {key for key, value in content.items() if isinstance(value, bool)}
+    _check_switches(config, switches)
     unknown = [key for key in config if key not in known]
     if unknown:
         hints = []
@@ -50,6 +58,16 @@ def check_config_keys() -> None:
         raise ValueError(
             f"unknown bundle config key(s) {', '.join(hints)}: set on the command line or in a config file of "
             f"{workflow.config_root_path}, but no config of the bundle reads them"
+        )
+
+
+def _check_switches(config: dict, switches: set[str]) -> None:
+    """Raises ``ValueError`` naming every on/off key of the bundle that holds something other than a boolean."""
+    wrong = [f"{key}={config[key]!r}" for key in sorted(switches) if key in config and not isinstance(config[key], bool)]
+    if wrong:
+        raise ValueError(
+            f"{', '.join(wrong)}: an on/off setting takes True or False (Python spelling on the command line, "
+            f"true or false in JSON); the text 'false' would count as on"
         )
 
 

@@ -111,6 +111,20 @@ def _join_list_flag(argv: list[str], flag: str) -> list[str]:
     return [*argv[:start], ",".join(argv[start:end]), *argv[end:]]
 
 
+def _python_booleans(argv: list[str]) -> list[str]:
+    """``--amp false`` -> ``--amp False``: fire leaves lowercase ``false`` a string, and a string is true."""
+    spelled = {"true": "True", "false": "False"}
+    out = []
+    for index, token in enumerate(argv):
+        flag, equals, value = token.partition("=")
+        if token.startswith("--") and equals and value.lower() in spelled:
+            token = f"{flag}={spelled[value.lower()]}"
+        elif index and argv[index - 1].startswith("--") and "=" not in argv[index - 1] and token.lower() in spelled:
+            token = spelled[token.lower()]
+        out.append(token)
+    return out
+
+
 def _names(value) -> tuple[str, ...] | None:
     """``"a,b"`` or fire's tuple -> ``("a", "b")``; ``None`` stays."""
     if value is None:
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        command = _join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images")
+        command = _python_booleans(_join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images"))
         fire.Fire(COMMANDS, command=command, name="python -m custom")
     except (MammogramReadError, OSError, ValueError) as error:  # OSError: unwritable output, full disk, ...
         print(f"error: {error}", file=sys.stderr)

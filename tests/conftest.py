@@ -22,10 +22,10 @@ def synthetic_vindr(tmp_path_factory):
 def tiny_benchmark(tmp_path_factory):
     """Tests never touch the user's benchmark folder, and their evaluation set is a few test-size studies:
     the real one (500 studies at full size) takes minutes to generate. Subprocesses see the folder (by the
-    environment) but not the tiny size: bundle runs in a subprocess pass ``--probe_benchmark false``."""
+    environment) but not the tiny size: bundle runs in a subprocess pass ``--probe_benchmark False``."""
     from custom.data.synthetic import benchmark
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(benchmark.BENCHMARK_DIR_VARIABLE, str(tmp_path_factory.mktemp("benchmark")))
-        patch.setattr(benchmark, "EVALUATION_SET", benchmark.SyntheticSet("evaluation", 14, 99, 1.0, 0.7, "test"))
+        patch.setattr(benchmark, "EVALUATION_SET", benchmark.SyntheticSet("evaluation_tiny", 14, 99, 1.0, 0.7, "test"))
         yield

@@ -294,3 +294,16 @@ def test_an_unknown_bundle_config_key_stops_the_run_naming_it(tmp_path):
             workflow.initialize()
         assert unknown in str(error.value.__cause__)
     assert not (tmp_path / "data").exists()  # stopped before any work
+
+
+def test_a_switch_given_as_text_stops_the_run(tmp_path):
+    """Fire leaves ``--amp false`` the string 'false', which is true: the run stops instead of keeping bf16 on."""
+    from monai.bundle import ConfigWorkflow
+
+    configs = Path(__file__).resolve().parents[1] / "bundles/mammo_siamese_softlabel/configs"
+    workflow = ConfigWorkflow(config_file=str(configs / "train.json"), workflow_type="train", run_id="training",
+                              bundle_root=str(tmp_path), dataset_dir=str(tmp_path / "data"), amp="false")
+    with pytest.raises(RuntimeError) as error:
+        workflow.initialize()
+    assert "amp='false': an on/off setting takes True or False" in str(error.value.__cause__)
+    assert not (tmp_path / "data").exists()

@@ -96,7 +96,7 @@ def test_readme_training_then_heatmap_then_evaluation_on_an_archive_with_bad_fil
     assert [view["status"] for view in summary["views"]] == ["ok", "ok"]
 
     evaluation = _bundle_cli("evaluating", "['configs/train.json','configs/evaluate.json']", *common,
-                             "--probe_splits", "['train','val','test']", "--probe_benchmark", "false")
+                             "--probe_splits", "['train','val','test']", "--probe_benchmark", "False")
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     assert "3 input(s) skipped" in evaluation.stdout
     rows = list(csv.DictReader(open(bundle / "eval" / "comparison.csv")))

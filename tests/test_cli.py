@@ -65,3 +65,12 @@ def test_bench_help_lists_the_benchmark_options_instead_of_running_it():
     result = subprocess.run([sys.executable, "-m", "custom", "bench", "detect", "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "sliding_stride" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_lowercase_true_and_false_on_the_command_line_are_booleans():
+    """Fire keeps ``false`` as the string 'false' (which is true); the CLI reads it as the user meant."""
+    from custom.cli import _python_booleans
+
+    argv = ["bench", "train", "--amp", "false", "--resume=TRUE", "--out", "false.csv", "--name", "x"]
+    assert _python_booleans(argv) == ["bench", "train", "--amp", "False", "--resume=True", "--out", "false.csv",
+                                      "--name", "x"]

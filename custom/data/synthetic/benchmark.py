@@ -65,21 +65,35 @@ def benchmark_root(root: str | Path | None = None) -> Path:
 def ensure_synthetic_set(spec: SyntheticSet, root: str | Path | None = None, *, progress: bool = True) -> Path:
     """The data set's folder, generated first if it is not complete (a lock keeps concurrent runs apart).
 
-    A folder is complete once its marker file is written, after every image; an interrupted generation is
-    redone from scratch, and an existing folder is never modified otherwise.
+    A folder is complete once its marker file is written, after every image; the marker names the set's
+    fields, and a folder made for other fields is an error, never silently used. An interrupted generation
+    is redone from scratch, and an existing folder is never modified otherwise.
     """
     folder = spec.folder(root)
     if (folder / _COMPLETE).exists():
-        return folder
+        return _checked(folder, spec)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if (folder / _COMPLETE).exists():
-            return folder
+            return _checked(folder, spec)
         logger.info("generating the %s set of synthetic version %s (%d studies) in %s, once per version",
                     spec.name, SYNTHETIC_VERSION, spec.studies, folder)
         generate_vindr_like(folder, spec.studies, spec.seed, spec.preset, progress=progress,
                             test_fraction=spec.test_fraction, finding_fraction=spec.finding_fraction)
-        (folder / _COMPLETE).write_text(f"synthetic_version {SYNTHETIC_VERSION}\n")
+        (folder / _COMPLETE).write_text(_marker(spec))
+    return folder
+
+
+def _marker(spec: SyntheticSet) -> str:
+    return f"synthetic_version {SYNTHETIC_VERSION}\n{spec!r}\n"
+
+
+def _checked(folder: Path, spec: SyntheticSet) -> Path:
+    """The folder, if its marker was written for ``spec`` (markers from before the check name only the version)."""
+    found = (folder / _COMPLETE).read_text()
+    if found.strip() != f"synthetic_version {SYNTHETIC_VERSION}" and found != _marker(spec):
+        raise ValueError(f"{folder}: holds a different synthetic set ({found.splitlines()[-1]}), not {spec!r}; "
+                         f"move it away or choose another benchmark folder (${BENCHMARK_DIR_VARIABLE})")
     return folder
 
 

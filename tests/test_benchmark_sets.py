@@ -1,0 +1,22 @@
+"""The frozen benchmark's data sets: generated once, reused, and never mistaken for a set of other fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom.data.synthetic.benchmark import SyntheticSet, ensure_synthetic_set
+
+
+def test_a_set_is_generated_once_and_a_folder_made_for_other_fields_is_refused(tmp_path):
+    small = SyntheticSet("evaluation", studies=2, seed=1, test_fraction=1.0, finding_fraction=0.5, preset="test")
+    folder = ensure_synthetic_set(small, tmp_path, progress=False)
+    images = sorted(folder.rglob("*.dicom"))
+    stamps = [path.stat().st_mtime_ns for path in images]
+    assert len(images) == 8
+    assert ensure_synthetic_set(small, tmp_path, progress=False) == folder
+    assert [path.stat().st_mtime_ns for path in images] == stamps  # reused, not regenerated
+
+    larger = SyntheticSet("evaluation", studies=3, seed=1, test_fraction=1.0, finding_fraction=0.5, preset="test")
+    with pytest.raises(ValueError, match="holds a different synthetic set .*studies=2"):
+        ensure_synthetic_set(larger, tmp_path, progress=False)
+    assert sorted(folder.rglob("*.dicom")) == images
