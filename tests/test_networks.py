@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from custom.networks import CoTrainedSiamesePair, SiameseEncoder, pair_distance
 
@@ -109,6 +110,26 @@ def test_cotrained_pair_argument_errors():
         CoTrainedSiamesePair(seeds=(3, 3))
     with pytest.raises(ValueError, match="'a' or 'b'"):
         CoTrainedSiamesePair().export_encoder("average")
+    with pytest.raises(ValueError, match="distance must be one of"):
+        CoTrainedSiamesePair(distance="mean")
+
+
+def test_max_location_distance_is_the_largest_distance_between_corresponding_locations():
+    """A change in one corner of a 96 px patch moves one location of the 3 x 3 map: the max-location distance
+    is that location's distance, computed here by hand from the feature maps."""
+    torch.manual_seed(0)
+    left = torch.rand(2, 1, 96, 96)
+    right = left.clone()
+    right[:, :, :32, :32] += 1.0
+    pair = CoTrainedSiamesePair(seeds=(0, 1), distance="max_location", normalize=True).eval()
+    with torch.no_grad():
+        out = pair(left, right)
+        maps = pair.net_a.feature_map(torch.cat([left, right]))
+        vectors = F.normalize(maps.flatten(2), dim=1)
+        per_location = (vectors[:2] - vectors[2:]).norm(dim=1)
+    assert per_location.shape == (2, 9)
+    assert torch.allclose(out["distance_a"], per_location.amax(dim=1), atol=1e-4)
+    assert torch.equal(per_location.argmax(dim=1), torch.zeros(2, dtype=torch.long))  # the changed corner
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated, but the model zoo exports with it

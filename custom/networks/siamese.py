@@ -76,6 +76,12 @@ class SiameseEncoder(nn.Module):
         z = self.projection(self.features(x))
         return F.normalize(z, dim=1) if self.normalize else z
 
+    def location_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """One embedding per feature-map location, ``(B, L, D)``: the projection head and normalisation
+        applied to each location's backbone vector instead of the pooled one."""
+        z = self.projection(self.feature_map(x).flatten(2).transpose(1, 2))
+        return F.normalize(z, dim=2) if self.normalize else z
+
     def pair_embeddings(self, image_a: torch.Tensor, image_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings ``(B, D)`` of the two sides of each pair.
 
@@ -90,6 +96,11 @@ class SiameseEncoder(nn.Module):
     def distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
         """Embedding distance ``(B,)`` between the two sides of each pair."""
         return pair_distance(*self.pair_embeddings(image_a, image_b))
+
+
+def _max_location_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Largest distance over corresponding locations of two ``(B, L, D)`` location embeddings, ``(B,)``."""
+    return pair_distance(a.flatten(0, 1), b.flatten(0, 1)).view(a.shape[0], a.shape[1]).amax(dim=1)
 
 
 def seeded_encoder(seed: int, **encoder_kwargs) -> SiameseEncoder:
@@ -111,13 +122,22 @@ class CoTrainedSiamesePair(nn.Module):
 
     Args:
         seeds: initialisation seeds of ``net_a`` and ``net_b``; must differ.
+        distance: ``"pooled"`` (the distance of the patches' pooled embeddings) or ``"max_location"``: the
+            largest distance between corresponding feature-map locations of the two patches, so that a
+            lesion filling one location of the 3 x 3 map (16 mm at the 96 px preset) is not averaged away
+            by the eight normal ones.
         encoder_kwargs: passed to both :class:`SiameseEncoder` instances.
     """
 
-    def __init__(self, seeds: tuple[int, int] = (0, 1), **encoder_kwargs) -> None:
+    DISTANCES = ("pooled", "max_location")
+
+    def __init__(self, seeds: tuple[int, int] = (0, 1), distance: str = "pooled", **encoder_kwargs) -> None:
         super().__init__()
         if seeds[0] == seeds[1]:
             raise ValueError(f"the two networks need different seeds, got {seeds}")
+        if distance not in self.DISTANCES:
+            raise ValueError(f"distance must be one of {self.DISTANCES}, got {distance!r}")
+        self.distance = distance
         self.net_a = seeded_encoder(seeds[0], **encoder_kwargs)
         self.net_b = seeded_encoder(seeds[1], **encoder_kwargs)
 
@@ -128,9 +148,14 @@ class CoTrainedSiamesePair(nn.Module):
         """
         out = {}
         for name, net in (("a", self.net_a), ("b", self.net_b)):
-            za, zb = net.pair_embeddings(image_a, image_b)
-            out[f"distance_{name}"] = pair_distance(za, zb)
-            out[f"mismatch_distance_{name}"] = pair_distance(za, torch.roll(zb, 1, dims=0))
+            if self.distance == "pooled":
+                za, zb = net.pair_embeddings(image_a, image_b)
+                out[f"distance_{name}"] = pair_distance(za, zb)
+                out[f"mismatch_distance_{name}"] = pair_distance(za, torch.roll(zb, 1, dims=0))
+            else:
+                za, zb = net.location_embeddings(torch.cat([image_a, image_b], dim=0)).chunk(2, dim=0)
+                out[f"distance_{name}"] = _max_location_distance(za, zb)
+                out[f"mismatch_distance_{name}"] = _max_location_distance(za, torch.roll(zb, 1, dims=0))
         return out
 
     def export_encoder(self, which: str = "a") -> SiameseEncoder:
