@@ -117,3 +117,16 @@ def tiny_bundle(folder: Path, studies: list[list[Path]], *, downsample: float | 
     embedder = EncoderDenseEmbedder(encoder, 96, MixedPrecision("cpu", enabled=False))
     AsymmetryDetector(embedder).fit(exams).save(models / "detector.json")
     return folder
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m custom`` in-process: exit code, stdout, stderr."""
+    from custom.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 
 import custom.data.exam_cache as exam_cache
-from custom.cli import main
 from custom.data import MammogramReadError, MammoDataSource, SkipReport, build_manifest, prepare_exams, read_mammogram
 from custom.data.parallel import default_workers
+from tests.archive_fixtures import run_cli as run_cli_parts
 from tests.archive_fixtures import tiny_bundle
 from tests.corpus import ANNOTATION_CASES, CASES, exam_of, write_archive
 
@@ -43,13 +43,9 @@ def digest(root: Path) -> dict[str, str]:
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    """Exit code and everything printed."""
+    code, out, err = run_cli_parts(capsys, *args)
+    return code, out + err
 
 
 def assert_named(messages: list[tuple[str, str]], expect) -> None:

@@ -10,28 +10,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from custom.cli import main
 from custom.data import (
     MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
 )
 from custom.data.readers.cbis import CSV_FILES
 from tests.archive_fixtures import (
-    cbis_patient_id, retag, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
+    cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
 )
 from tests.dicom_factory import write_mammogram_dicom
 from tests.layout_fixtures import tree_digest
 
 EXAM = [("L", "CC"), ("R", "CC"), ("L", "MLO"), ("R", "MLO")]
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def heatmap_views(out: Path) -> dict[str, dict]:
