@@ -5,22 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from custom.data.pair_dataset import WEAK_NORMAL
+from custom.evaluation.metrics import mean_with_ci
 
 
-def mean_with_ci(values: np.ndarray, clusters: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Mean with a 95% cluster-bootstrap CI: patients are resampled, since pairs of a patient correlate."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
+def _mean_with_ci(values: np.ndarray, patients: np.ndarray) -> dict:
+    """Mean with a 95% patient-bootstrap CI (pairs of a patient correlate); ``None`` fields for no values."""
+    if len(values) == 0:
         return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
-    clusters = np.asarray(clusters)
-    ids, inverse = np.unique(clusters, return_inverse=True)
-    sums = np.bincount(inverse, weights=values, minlength=len(ids))
-    counts = np.bincount(inverse, minlength=len(ids))
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
-    boot = sums[draws].sum(axis=1) / np.maximum(counts[draws].sum(axis=1), 1)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": int(values.size)}
+    result = mean_with_ci(values, patients)
+    return {"mean": result.value, "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n}
 
 
 def soft_label_report(soft_labels: np.ndarray, weak_labels: np.ndarray, truth: np.ndarray, patients: np.ndarray) -> dict:
@@ -34,7 +27,7 @@ def soft_label_report(soft_labels: np.ndarray, weak_labels: np.ndarray, truth: n
         "candidate_normal": (truth == 0) & (weak_labels != WEAK_NORMAL),
         "normal_normal": weak_labels == WEAK_NORMAL,
     }
-    report = {name: mean_with_ci(soft_labels[mask], patients[mask]) for name, mask in groups.items()}
+    report = {name: _mean_with_ci(soft_labels[mask], patients[mask]) for name, mask in groups.items()}
     lesion, normal = groups["lesion"], groups["normal_normal"]
     if lesion.any() and normal.any():
         rng = np.random.default_rng(1)
