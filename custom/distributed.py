@@ -24,6 +24,28 @@ def broadcast_from_main(obj):
     return payload[0]
 
 
+def rank_and_world_size() -> tuple[int, int]:
+    """This process's rank and the number of processes (0 and 1 outside torchrun)."""
+    return (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
+
+
+def gather_to_all(obj) -> list:
+    """Every rank's ``obj``, in rank order, on every rank (``[obj]`` outside torchrun)."""
+    if not is_distributed():
+        return [obj]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def broadcast_buffers_from_main(module) -> None:
+    """Gives every rank the main process's buffers (batch-norm running statistics): DDP keeps parameters equal
+    across ranks, but each rank's last forward pass updates its own running statistics."""
+    if is_distributed():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 @contextmanager
 def main_process_first():
     """Under torchrun, the main process runs the block first (say, writing a cache) while the others wait."""

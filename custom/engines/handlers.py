@@ -28,8 +28,8 @@ class SoftLabelRefreshHandler:
     One GMM per network is fitted on its distances of the pairs whose label is unknown (normal-normal
     pairs are pinned to 0 and would only pull the low component towards them), and its posteriors become
     that network's soft labels in the bank. After the last epoch it labels once more, so that the final
-    statistics describe the trained networks. Under torchrun the main process labels and broadcasts the
-    labels, so that every rank trains on the same ones (batch-norm statistics differ between ranks). Statistics (GMM means and weights, mean soft label of pairs
+    statistics describe the trained networks. Under torchrun every rank embeds its share of the pairs, and the
+    main process fits the mixtures and broadcasts the labels, so that every rank trains on the same ones. Statistics (GMM means and weights, mean soft label of pairs
     holding a lesion versus normal pairs, with CIs) go to the log, ``soft_label_stats.json`` and
     TensorBoard, including soft-label histograms.
     """
@@ -82,7 +82,8 @@ class SoftLabelRefreshHandler:
         """Relabels every pair. With ``until_separated``, the weak-label warm-up goes on past ``warmup_epochs``
         until both networks' mixtures are trusted (two separated components, preferred by BIC): before that,
         the posteriors of a mixture that is no model of the distances would only be noise."""
-        labels = self._label_all(engine, final) if is_main_process() else None
+        distances = pair_distances(engine.network, self.dataset, self.precision, self.batch_size)
+        labels = self._label_all(engine, *distances, final) if is_main_process() else None
         labels = broadcast_from_main(labels)
         if self.until_separated and self.bank.refreshes == 0 and not labels["trusted"]:
             logger.info("epoch %d: the distance mixtures are not separated yet; the weak-label warm-up goes on",
@@ -90,8 +91,8 @@ class SoftLabelRefreshHandler:
             return
         self.bank.update(labels["a"], labels["b"])
 
-    def _label_all(self, engine: Engine, final: bool) -> dict[str, np.ndarray]:
-        distances_a, distances_b = pair_distances(engine.network, self.dataset, self.precision, self.batch_size)
+    def _label_all(self, engine: Engine, distances_a: np.ndarray, distances_b: np.ndarray,
+                   final: bool) -> dict[str, np.ndarray]:
         record = {"epoch": int(engine.state.epoch), "after_training": final}
         labels: dict = {"trusted": True}
         for name, distances in (("a", distances_a), ("b", distances_b)):
