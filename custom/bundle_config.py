@@ -12,7 +12,9 @@ the running ``ConfigWorkflow`` on the call stack.
 
 The same check stops a switch given as text: the command line is read by Fire, which turns ``False`` into
 a boolean but leaves ``false`` a string, and any non-empty string is true, so ``--amp false`` would quietly
-keep bf16 on. A key that some config file of the bundle sets to ``true``/``false`` must hold a boolean.
+keep bf16 on. A top-level key that some config file of the bundle sets to ``true``/``false`` must hold a
+boolean or a config expression, reference or macro (``$...``, ``@...``, ``%...``, checked by MONAI when
+evaluated); nested keys are not checked.
 """
 
 from __future__ import annotations
@@ -63,12 +65,18 @@ def check_config_keys() -> None:
 
 def _check_switches(config: dict, switches: set[str]) -> None:
     """Raises ``ValueError`` naming every on/off key of the bundle that holds something other than a boolean."""
-    wrong = [f"{key}={config[key]!r}" for key in sorted(switches) if key in config and not isinstance(config[key], bool)]
+    wrong = [f"{key}={config[key]!r}" for key in sorted(switches)
+             if key in config and not isinstance(config[key], bool) and not _is_config_syntax(config[key])]
     if wrong:
         raise ValueError(
             f"{', '.join(wrong)}: an on/off setting takes True or False (Python spelling on the command line, "
             f"true or false in JSON); the text 'false' would count as on"
         )
+
+
+def _is_config_syntax(value) -> bool:
+    """An expression, reference or macro, which MONAI evaluates later."""
+    return isinstance(value, str) and value[:1] in ("$", "@", "%")
 
 
 def referenced_keys(content) -> set[str]:

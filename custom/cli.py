@@ -112,17 +112,38 @@ def _join_list_flag(argv: list[str], flag: str) -> list[str]:
 
 
 def _python_booleans(argv: list[str]) -> list[str]:
-    """``--amp false`` -> ``--amp False``: fire leaves lowercase ``false`` a string, and a string is true."""
+    """``--amp false`` -> ``--amp False`` for the command's boolean options: fire leaves lowercase ``false`` a
+    string, and a string is true. Other options keep their text (``--out false`` is a folder)."""
+    switches = _boolean_options(argv)
     spelled = {"true": "True", "false": "False"}
     out = []
     for index, token in enumerate(argv):
         flag, equals, value = token.partition("=")
-        if token.startswith("--") and equals and value.lower() in spelled:
+        previous = argv[index - 1] if index else ""
+        if equals and flag.lstrip("-") in switches and flag.startswith("--") and value.lower() in spelled:
             token = f"{flag}={spelled[value.lower()]}"
-        elif index and argv[index - 1].startswith("--") and "=" not in argv[index - 1] and token.lower() in spelled:
+        elif previous.startswith("--") and previous[2:] in switches and token.lower() in spelled:
             token = spelled[token.lower()]
         out.append(token)
     return out
+
+
+def _boolean_options(argv: list[str]) -> set[str]:
+    """Names of the boolean parameters of the command in ``argv`` (for ``bench``, of the chosen benchmark)."""
+    import importlib
+    import inspect
+
+    function = COMMANDS.get(argv[0]) if argv else None
+    if function is bench and len(argv) > 1:
+        from custom.bench import BENCHMARKS
+
+        if argv[1] in BENCHMARKS:
+            module, name = BENCHMARKS[argv[1]].split(":")
+            function = getattr(importlib.import_module(module), name)
+    if function is None:
+        return set()
+    return {name for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.annotation in (bool, "bool")}
 
 
 def _names(value) -> tuple[str, ...] | None:

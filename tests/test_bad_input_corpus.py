@@ -303,3 +303,9 @@ def test_a_switch_given_as_text_stops_the_run(tmp_path):
         workflow.initialize()
     assert "amp='false': an on/off setting takes True or False" in str(error.value.__cause__)
     assert not (tmp_path / "data").exists()
+    from custom.bundle_config import _check_switches
+
+    for evaluated_later in ("$torch.cuda.is_available()", "@resume", "%configs/train.json#amp", True):
+        _check_switches({"amp": evaluated_later}, {"amp"})
+    with pytest.raises(ValueError, match="amp='False'"):
+        _check_switches({"amp": "False"}, {"amp"})

@@ -68,9 +68,13 @@ def test_bench_help_lists_the_benchmark_options_instead_of_running_it():
 
 
 def test_lowercase_true_and_false_on_the_command_line_are_booleans():
-    """Fire keeps ``false`` as the string 'false' (which is true); the CLI reads it as the user meant."""
+    """Fire keeps ``false`` as the string 'false' (which is true); the CLI reads it as the user meant, for
+    boolean options only: a folder called ``false`` stays a folder."""
     from custom.cli import _python_booleans
 
-    argv = ["bench", "train", "--amp", "false", "--resume=TRUE", "--out", "false.csv", "--name", "x"]
-    assert _python_booleans(argv) == ["bench", "train", "--amp", "False", "--resume=True", "--out", "false.csv",
-                                      "--name", "x"]
+    argv = ["bench", "train", "--amp", "false", "--data", "false", "--patch", "96"]
+    assert _python_booleans(argv) == ["bench", "train", "--amp", "False", "--data", "false", "--patch", "96"]
+    argv = ["manifest", "--root", "true", "--out=false", "--check=TRUE"]
+    assert _python_booleans(argv) == ["manifest", "--root", "true", "--out=false", "--check=True"]
+    assert _python_booleans(["heatmap", "--amp", "false"]) == ["heatmap", "--amp", "False"]
+    assert _python_booleans(["unknown", "--amp", "false"]) == ["unknown", "--amp", "false"]

@@ -83,7 +83,7 @@ def heatmap(
     if not calibration_is_current(calibration_file, model_file):
         raise ValueError(
             f"{calibration_file} is older than {model_file}: refit it with python -m monai.bundle run "
-            "--config_file configs/inference.json --refit_calibration true"
+            "--config_file configs/inference.json --refit_calibration True"
         )
     preset = patch_preset(patch)
     precision = MixedPrecision(device or ("cuda:0" if torch.cuda.is_available() else "cpu"), enabled=amp)

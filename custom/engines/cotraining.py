@@ -60,5 +60,5 @@ class CoTrainingIteration:
     def _stop(engine: Engine, what: str) -> None:
         raise FloatingPointError(
             f"{what} became NaN or infinite at epoch {engine.state.epoch}, iteration {engine.state.iteration}: "
-            "training stopped. Lower the learning rate, or turn mixed precision off (--amp false)."
+            "training stopped. Lower the learning rate, or turn mixed precision off (--amp False)."
         )
