@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from custom.data.synthetic import SYNTHETIC_VERSION
 from custom.data.synthetic.benchmark import SyntheticSet, ensure_synthetic_set
 
 
@@ -17,6 +18,13 @@ def test_a_set_is_generated_once_and_a_folder_made_for_other_fields_is_refused(t
     assert [path.stat().st_mtime_ns for path in images] == stamps  # reused, not regenerated
 
     larger = SyntheticSet("evaluation", studies=3, seed=1, test_fraction=1.0, finding_fraction=0.5, preset="test")
-    with pytest.raises(ValueError, match="holds a different synthetic set .*studies=2"):
+    with pytest.raises(ValueError, match='marker does not describe .*studies=3.*"studies": 2'):
         ensure_synthetic_set(larger, tmp_path, progress=False)
     assert sorted(folder.rglob("*.dicom")) == images
+
+    (folder / "COMPLETE").write_text("")  # a marker emptied by a crash names what it is
+    with pytest.raises(ValueError, match="it reads nothing"):
+        ensure_synthetic_set(small, tmp_path, progress=False)
+    (folder / "COMPLETE").write_text(f"synthetic_version {SYNTHETIC_VERSION}\n")  # an old marker: not trusted here
+    with pytest.raises(ValueError, match="marker does not describe"):
+        ensure_synthetic_set(small, tmp_path, progress=False)

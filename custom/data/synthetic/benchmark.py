@@ -17,9 +17,10 @@ patient of a training set is in them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from filelock import FileLock
@@ -51,6 +52,7 @@ class SyntheticSet:
 EVALUATION_SET = SyntheticSet("evaluation", studies=500, seed=20261201, test_fraction=1.0, finding_fraction=0.6)
 CALIBRATION_TRAIN_SET = SyntheticSet("calibration_train", studies=850, seed=20261202, test_fraction=0.0,
                                      finding_fraction=0.6)
+_FROZEN_SETS = (EVALUATION_SET, CALIBRATION_TRAIN_SET)
 
 
 def benchmark_root(root: str | Path | None = None) -> Path:
@@ -85,15 +87,23 @@ def ensure_synthetic_set(spec: SyntheticSet, root: str | Path | None = None, *, 
 
 
 def _marker(spec: SyntheticSet) -> str:
-    return f"synthetic_version {SYNTHETIC_VERSION}\n{spec!r}\n"
+    return f"synthetic_version {SYNTHETIC_VERSION}\n{json.dumps(asdict(spec), sort_keys=True)}\n"
 
 
 def _checked(folder: Path, spec: SyntheticSet) -> Path:
-    """The folder, if its marker was written for ``spec`` (markers from before the check name only the version)."""
-    found = (folder / _COMPLETE).read_text()
-    if found.strip() != f"synthetic_version {SYNTHETIC_VERSION}" and found != _marker(spec):
-        raise ValueError(f"{folder}: holds a different synthetic set ({found.splitlines()[-1]}), not {spec!r}; "
-                         f"move it away or choose another benchmark folder (${BENCHMARK_DIR_VARIABLE})")
+    """The folder, if its marker was written for ``spec``. A marker from before the fields were recorded
+    (the version alone) is trusted only for the frozen sets, which were the only ones generated then."""
+    lines = (folder / _COMPLETE).read_text().splitlines()
+    if lines == [f"synthetic_version {SYNTHETIC_VERSION}"] and spec in _FROZEN_SETS:
+        return folder
+    try:
+        found = {**asdict(spec), **json.loads(lines[1])} if len(lines) == 2 else None
+    except json.JSONDecodeError:
+        found = None
+    if found != asdict(spec):
+        raise ValueError(f"{folder}: its {_COMPLETE} marker does not describe {spec!r} (it reads "
+                         f"{' | '.join(lines) or 'nothing'}); move the folder away or choose another benchmark "
+                         f"folder (${BENCHMARK_DIR_VARIABLE})")
     return folder
 
 
