@@ -48,7 +48,8 @@ def _rank(rank: int, init_file: str, out_file: str) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_two_ranks_share_the_embedding_and_get_one_process_distances_and_soft_labels(tmp_path):
+def test_two_ranks_share_the_embedding_and_get_one_process_distances_and_soft_labels(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")  # containers whose host name does not resolve
     mp.spawn(_rank, args=(str(tmp_path / "init"), str(tmp_path / "distances")), nprocs=2, join=True)
     single = np.stack(pair_distances(_pair(), RandomPairs(PAIRS), MixedPrecision("cpu", enabled=False), batch_size=4,
                                      progress=False))

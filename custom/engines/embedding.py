@@ -24,7 +24,7 @@ def pair_distances(
 
     Under torchrun every rank must call it: each embeds every ``world_size``-th pair with the main process's
     batch-norm statistics and the ranks exchange their distances, so that more processes shorten the
-    per-epoch refresh; every rank returns all distances, equal to what one process would compute.
+    per-epoch refresh; every rank returns all distances, equal to one process's up to floating-point rounding.
     """
     pair = unwrap(pair)
     broadcast_buffers_from_main(pair)

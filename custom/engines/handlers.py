@@ -83,8 +83,18 @@ class SoftLabelRefreshHandler:
         until both networks' mixtures are trusted (two separated components, preferred by BIC): before that,
         the posteriors of a mixture that is no model of the distances would only be noise."""
         distances = pair_distances(engine.network, self.dataset, self.precision, self.batch_size)
-        labels = self._label_all(engine, *distances, final) if is_main_process() else None
+        labels, failure = None, None
+        if is_main_process():
+            try:
+                labels = self._label_all(engine, *distances, final)
+            except Exception as error:  # noqa: BLE001 - re-raised on every rank, so none waits for labels forever
+                failure = error
+                labels = {"error": f"{type(error).__name__}: {error}"}
         labels = broadcast_from_main(labels)
+        if failure is not None:
+            raise failure
+        if "error" in labels:
+            raise RuntimeError(f"the main process failed to label the pairs: {labels['error']}")
         if self.until_separated and self.bank.refreshes == 0 and not labels["trusted"]:
             logger.info("epoch %d: the distance mixtures are not separated yet; the weak-label warm-up goes on",
                         engine.state.epoch)
