@@ -147,10 +147,10 @@ def _boolean_options(argv: list[str]) -> set[str]:
 
 
 def _names(value) -> tuple[str, ...] | None:
-    """``"a,b"`` or fire's tuple -> ``("a", "b")``; ``None`` stays."""
+    """``"a,b"``, fire's tuple or a lone number (``--patch_presets 96``) -> ``("a", "b")``; ``None`` stays."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else value
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (tuple, list)) else [value]
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 

@@ -78,3 +78,13 @@ def test_lowercase_true_and_false_on_the_command_line_are_booleans():
     assert _python_booleans(argv) == ["manifest", "--root", "true", "--out=false", "--check=True"]
     assert _python_booleans(["heatmap", "--amp", "false"]) == ["heatmap", "--amp", "False"]
     assert _python_booleans(["unknown", "--amp", "false"]) == ["unknown", "--amp", "false"]
+
+
+def test_list_options_take_a_lone_number():
+    """Fire reads ``--patch_presets 96`` as the int 96, and ``96,256`` as a tuple."""
+    from custom.cli import _names
+
+    assert _names(96) == ("96",)
+    assert _names((96, 256)) == ("96", "256")
+    assert _names("simclr, moco") == ("simclr", "moco")
+    assert _names(None) is None
