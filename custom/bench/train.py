@@ -108,7 +108,7 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
     }
     print(f"precision: {result['precision']}, channels-last: {result['channels_last']}, batch {batch_size}, patch {patch}")
     print(f"training pairs/s after the first epoch:        {end_to_end:8.1f}")
-    print(f"  including the per-epoch refresh and monitor:  {with_refresh:8.1f}")
+    print(f"  including the per-epoch refresh and monitor: {with_refresh:8.1f}")
     print(f"compute ceiling (ready tensors) pairs/s:       {ceiling:8.1f}")
     print(f"ratio end-to-end / ceiling:                    {result['ratio']:8.2f}")
     print(f"peak memory:                                   {result['peak_memory_mib']:8.0f} MiB")
