@@ -130,16 +130,14 @@ def _python_booleans(argv: list[str]) -> list[str]:
 
 def _boolean_options(argv: list[str]) -> set[str]:
     """Names of the boolean parameters of the command in ``argv`` (for ``bench``, of the chosen benchmark)."""
-    import importlib
     import inspect
 
     function = COMMANDS.get(argv[0]) if argv else None
     if function is bench and len(argv) > 1:
-        from custom.bench import BENCHMARKS
+        from custom.bench import BENCHMARKS, benchmark_function
 
         if argv[1] in BENCHMARKS:
-            module, name = BENCHMARKS[argv[1]].split(":")
-            function = getattr(importlib.import_module(module), name)
+            function = benchmark_function(argv[1])
     if function is None:
         return set()
     return {name for name, parameter in inspect.signature(function).parameters.items()

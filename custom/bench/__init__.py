@@ -10,12 +10,17 @@ BENCHMARKS = {"data": "custom.bench.data:bench_data", "train": "custom.bench.tra
               "detect": "custom.bench.detect:bench_detect", "probe": "custom.bench.probe:bench_probe"}
 
 
-def run_benchmark(what: str, **options) -> None:
-    """Runs one benchmark; ``--help`` prints its options instead (fire hands it over as an option)."""
+def benchmark_function(what: str):
+    """The function behind ``bench <what>``."""
     if what not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {what!r}: choose one of {sorted(BENCHMARKS)}")
     module, name = BENCHMARKS[what].split(":")
-    bench = getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), name)
+
+
+def run_benchmark(what: str, **options) -> None:
+    """Runs one benchmark; ``--help`` prints its options instead (fire hands it over as an option)."""
+    bench = benchmark_function(what)
     if options.pop("help", False):
         print(f"python -m custom bench {what} {inspect.signature(bench)}\n\n{inspect.getdoc(bench)}")
         return
