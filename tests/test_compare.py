@@ -86,3 +86,29 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
                    probe_options=PROBE)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing was trained again
     assert [r["value"] for r in again] == pytest.approx([r["value"] for r in rows])
+
+
+def test_embedding_maps_show_the_same_subsample_of_every_method(tmp_path, monkeypatch):
+    import numpy as np
+
+    import custom.compare.report as report
+    fitted = []
+
+    class RecordingTSNE:  # records what each map was fitted on, and places the points at random
+        def __init__(self, **options):
+            self.options = options
+
+        def fit_transform(self, features):
+            fitted.append(features)
+            return np.random.default_rng(0).normal(size=(len(features), 2))
+
+    monkeypatch.setattr(report, "TSNE", RecordingTSNE)
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(200, 8))
+    abnormal = (np.arange(200) % 4 == 0).astype(int)
+    maps = {"a": (features, abnormal), "b": (features * 2, abnormal)}
+    path = report.plot_embedding_maps(maps, tmp_path / "maps.png", seed=0, title="t", max_points=50)
+    assert path.stat().st_size > 0
+    assert [len(f) for f in fitted] == [50, 50]
+    np.testing.assert_allclose(fitted[1], 2 * fitted[0])  # the same patches in both maps
+    assert len({tuple(row) for row in fitted[0]}) == 50  # drawn without replacement

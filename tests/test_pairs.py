@@ -160,6 +160,18 @@ def test_contralateral_controls_are_the_aligned_place_of_the_other_breast(exams)
         LabelledPatchDataset(exams, patch_size=64, controls="nearby")
 
 
+def test_both_kinds_of_controls_hold_each_kind_set_row_for_row(exams):
+    # the comparison embeds one "both" set and probes its two subsets: they must be the sets built apart
+    both = LabelledPatchDataset(exams, patch_size=64, seed=0, controls="both")
+    for controls, other in (("normal_exams", "contralateral"), ("contralateral", "normal_exams")):
+        alone = LabelledPatchDataset(exams, patch_size=64, seed=0, controls=controls)
+        keep = both.control != other
+        assert keep.sum() == len(alone) < len(both)
+        np.testing.assert_array_equal(both.patches[keep], alone.patches)
+        for column in ("abnormal", "birads", "malignant", "patient_ids", "control"):
+            np.testing.assert_array_equal(getattr(both, column)[keep], getattr(alone, column))
+
+
 def test_single_breast_and_unreadable_images_are_skipped_and_counted(synthetic_vindr, manifest, tmp_path):
     root = tmp_path / "copy"
     shutil.copytree(synthetic_vindr, root)

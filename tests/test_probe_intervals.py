@@ -8,7 +8,7 @@ from custom.bench.probe import clustered_patches
 from custom.evaluation import LinearProbe, paired_auc_difference
 from custom.evaluation.lda import ClassMoments, discriminant
 from custom.evaluation.metrics import normal_interval, within_fold_auc
-from custom.evaluation.probe_bootstrap import patient_folds
+from custom.evaluation.probe_bootstrap import patient_folds, refit_bootstrap
 
 
 def _patients(seed, n_patients=40, n_lesions=60, controls_per_lesion=2, dim=8, signal=0.0):
@@ -73,6 +73,18 @@ def test_paired_difference_needs_the_same_patches_and_resamples():
         paired_auc_difference(a, LinearProbe().cross_validate(features, labels, groups, n_bootstrap=50, seed=1))
     with pytest.raises(ValueError, match="not paired"):
         paired_auc_difference(a, LinearProbe().cross_validate(features[:-1], labels[:-1], groups[:-1], n_bootstrap=50))
+
+
+def test_replicates_do_not_depend_on_the_number_of_threads():
+    # the resamples are drawn before any fitting, so threads change the speed of the bootstrap, not its figures
+    features, labels, groups = _patients(3, signal=0.5)
+    _, codes = np.unique(labels, return_inverse=True)
+    _, patients = np.unique(groups, return_inverse=True)
+    runs = [refit_bootstrap(features, codes, patients, shrinkage=0.5, n_bootstrap=40, seed=7, workers=workers)
+            for workers in (1, 3)]
+    assert runs[0].replicates.size == 40
+    np.testing.assert_array_equal(runs[0].replicates, runs[1].replicates)
+    assert runs[0].plan == runs[1].plan and runs[0].value == runs[1].value
 
 
 def test_within_fold_auc_counts_only_pairs_that_share_a_fold():

@@ -77,15 +77,22 @@ def markdown_differences(rows: Sequence[Mapping], methods: Sequence[str], preset
     return "\n\n".join([note, *sections]) + "\n"
 
 
-def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *, seed: int, title: str) -> Path:
-    """A t-SNE map per method of its probe embeddings, normal vs abnormal patches coloured apart."""
+def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *, seed: int, title: str,
+                        max_points: int = 1000) -> Path:
+    """A t-SNE map per method of its probe embeddings, normal vs abnormal patches coloured apart.
+
+    Each map shows the same random ``max_points`` patches (drawn with ``seed``) of every method: a t-SNE of
+    the 2,200 patches of the evaluation set takes about 9 s per method on 2 cores, of 1,000 about a third.
+    """
     names = list(embeddings)
+    n = len(next(iter(embeddings.values()))[1]) if names else 0
+    shown = np.sort(np.random.default_rng(seed).permutation(n)[:max_points])
     columns = min(4, len(names))
     rows = int(np.ceil(len(names) / columns))
     fig = Figure(figsize=(3.2 * columns, 3.2 * rows), dpi=100)
     FigureCanvasAgg(fig)
     for k, name in enumerate(names):
-        features, abnormal = embeddings[name]
+        features, abnormal = embeddings[name][0][shown], embeddings[name][1][shown]
         ax = fig.add_subplot(rows, columns, k + 1)
         perplexity = float(min(30, max(2, (len(features) - 1) // 4)))
         points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(

@@ -14,6 +14,7 @@ from custom.compare.methods import pretrain
 from custom.compare.protocol import make_protocol
 from custom.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
 from custom.data.source import MammoDataSource
+from custom.engines.precision import MixedPrecision
 from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
 from custom.evaluation.plots import plot_roc_comparison
 from custom.evaluation.probe_bootstrap import paired_differences
@@ -36,7 +37,8 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     frozen benchmark's evaluation set for synthetic data (patients never seen in pretraining), else the val
     and test patients, with patient-grouped cross-validation; abnormal vs normal is probed twice, against
     normal tissue of normal exams and against the matched contralateral place (``abnormal_matched``). Every method
-    gets the same patches, seed, epochs, batch size and learning rate. Finished methods are not trained
+    gets the same patches, seed, epochs, batch size and learning rate, and embeds the probe patches with the
+    same mixed precision as it pretrained with (``amp``). Finished methods are not trained
     again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
     (e.g. ``min_samples_per_class`` for a tiny data set).
     """
@@ -50,22 +52,26 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
         source = MammoDataSource(data, dataset_format, cache_dir=str(out_dir / "cache"), patch_preset_name=patch_preset,
                                  seed=seed, synthetic_studies=protocol.synthetic_studies)
         pairs = source.pair_dataset(protocol.pretrain_split, budget.pairs_per_exam, "weak", budget.candidate_pairs_per_exam)
-        probe_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast)
-        matched_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast, "contralateral")
-        check_patient_disjoint(pairs.patient_ids, np.r_[probe_set.patient_ids, matched_set.patient_ids])
+        # one set with both kinds of normal controls, embedded once per method: the lesion patches serve both
+        # abnormal-vs-normal probes (the same rows, in the same order, as two sets built apart)
+        probe_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast, "both")
+        check_patient_disjoint(pairs.patient_ids, probe_set.patient_ids)
         loader = DataLoader(probe_set, batch_size=64, shuffle=False)
-        matched_loader = DataLoader(matched_set, batch_size=64, shuffle=False)
         preset_dir = out_dir / f"patch{patch_preset}"
+        precision = MixedPrecision(torch_device, protocol.amp)
         outcomes, maps = {}, {}
         for method in protocol.methods:
             logger.info("patch preset %s: %s", patch_preset, method)
             torch.manual_seed(seed)
             trained = pretrain(method, source=source, pair_dataset=pairs, budget=budget, seed=seed,
                                device=torch_device, amp=protocol.amp, out_dir=preset_dir / method)
-            table = embed_patches(trained.features, loader, device=torch_device, progress=False)
+            # one memory layout for a freshly trained and a reloaded encoder: in bf16 the two round differently
+            embedded = embed_patches(precision.prepare_model(trained.features), loader, device=torch_device, progress=False,
+                                     autocast_dtype=precision.dtype, channels_last=precision.channels_last)
+            table = _rows(embedded, probe_set.control != "contralateral")
             report, outcomes[method] = probe_tasks(table, preset_dir / method / "probe", TASKS, seed=seed,
                                                       **(probe_options or {}))
-            matched = embed_patches(trained.features, matched_loader, device=torch_device, progress=False)
+            matched = _rows(embedded, probe_set.control != "normal_exams")
             matched_report, matched_outcome = probe_tasks(matched, preset_dir / method / "probe_matched", ("abnormal",),
                                                           seed=seed, **(probe_options or {}))
             if "abnormal" in matched_outcome:
@@ -102,6 +108,11 @@ def _add_paired_differences(rows: list[dict], outcomes: dict, patch_preset: str,
         for method, paired in paired_differences(results, REFERENCE, confidence).items():
             row = next(r for r in rows if (r["method"], r["patch_preset"], r["task"]) == (method, patch_preset, task))
             row.update(paired.columns())
+
+
+def _rows(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows ``keep`` of an embedding table."""
+    return {key: column[keep] for key, column in table.items()}
 
 
 def check_patient_disjoint(pretrain_patients, probe_patients) -> None:
