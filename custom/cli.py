@@ -90,14 +90,25 @@ def calibrate(data: str | None = None, out: str = "calibration", patch_preset: s
 
 def heatmap(bundle: str, images: str | None = None, study: str | None = None, out: str = "heatmaps",
             patch: str = "96", downsample: float | None = None, registration: str = "mask",
-            device: str | None = None, amp: bool = True) -> None:
+            device: str | None = None, amp: bool = True, contralateral_in: str | None = None) -> None:
     """Per image of one exam: the lesion heatmap as NIfTI and as a PNG overlay, and a JSON with ranked
-    candidates and the exam score. ``--images F1 F2 ...`` (or ``--study FOLDER``); the bundle needs
-    ``models/model.pt`` and the detector calibration written by its inference config."""
+    candidates and the exam score. ``--images F1 F2 ...`` (or ``--study FOLDER``; or one image and
+    ``--contralateral_in FOLDER`` holding the other breast of its view); the bundle needs ``models/model.pt``
+    and the detector calibration written by its inference config."""
     from custom.detection.cli import heatmap as run_heatmap
 
     run_heatmap(bundle, images=images, study=study, out=out, patch=patch, downsample=downsample,
-                registration=registration, device=device, amp=amp)
+                registration=registration, device=device, amp=amp, contralateral_in=contralateral_in)
+
+
+def export_bundle(bundle: str, out: str = "dist", weights: str | None = None, weights_url: str | None = None) -> None:
+    """Writes a self-contained copy of the bundle for the MONAI model zoo to ``out/<name>/`` and a zip of it:
+    the code vendored into ``scripts/``, the trained weights (default: the bundle's ``models/model.pt``) and
+    ``large_files.yml`` with their hash and ``--weights_url`` (default: the zoo's hosting)."""
+    from custom.zoo import export_bundle as run_export
+
+    exported = run_export(bundle, out, weights=weights, weights_url=weights_url)
+    print(f"bundle folder: {exported.folder}\nzip: {exported.archive}\nmodel.pt sha256: {exported.weights_sha256}")
 
 
 def _join_list_flag(argv: list[str], flag: str) -> list[str]:
@@ -153,7 +164,8 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench, "compare": compare,
-            "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate}
+            "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
+            "export-bundle": export_bundle}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,6 +176,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command = _python_booleans(_join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images"))
         fire.Fire(COMMANDS, command=command, name="python -m custom")
-    except (MammogramReadError, OSError, ValueError) as error:  # OSError: unwritable output, full disk, ...
+    except (MammogramReadError, OSError, ValueError, LookupError) as error:  # OSError: unwritable output, full disk, ...
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -49,7 +49,14 @@ EXPECTED_REQUIRED_PACKAGES = {
     "nibabel",
     "tensorboard",
     "matplotlib",
+    "scipy",
+    "threadpoolctl",
+    "tqdm",
+    "pillow",
+    "filelock",
 }
+# what MONAI itself installs with: a bundle needs not list these
+MONAI_BASE_PACKAGES = {"torch", "numpy", "monai"}
 
 
 def _load_json(path: Path) -> dict:
@@ -167,6 +174,26 @@ def _import_names(distribution: str) -> list[str]:
         for module, dists in mapping.items()
         if any(d.lower().replace("_", "-") == wanted for d in dists) and not module.startswith("_")
     )
+
+
+def test_every_package_the_code_imports_is_required(metadata):
+    # a bundle runs where only MONAI and its required packages are installed: a module that the code
+    # imports from any other distribution (tqdm, say) would fail there, on first use
+    import ast
+    import sys
+
+    distributions = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in (REPO_ROOT / "custom").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"custom", "__future__"}
+    needed = {distributions[module][0].lower() for module in third_party}
+    listed = {name.lower() for name in metadata["required_packages_version"]} | MONAI_BASE_PACKAGES
+    assert needed - listed == set(), f"imported by custom/ but not in required_packages_version: {needed - listed}"
 
 
 @pytest.mark.parametrize("package", sorted(EXPECTED_REQUIRED_PACKAGES))

@@ -95,9 +95,12 @@ def test_readme_training_then_heatmap_then_evaluation_on_an_archive_with_bad_fil
     summary = json.loads((out / studies[0] / "detection.json").read_text())
     assert [view["status"] for view in summary["views"]] == ["ok", "ok"]
 
-    evaluation = _bundle_cli("evaluating", "['configs/train.json','configs/evaluate.json']", *common,
+    # the model zoo's way to evaluate: the default run id of train.json combined with evaluate.json
+    trained = (bundle / "models" / "model.pt").stat().st_mtime_ns
+    evaluation = _bundle_cli("run", "['configs/train.json','configs/evaluate.json']", *common,
                              "--probe_splits", "['train','val','test']", "--probe_benchmark", "False")
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert (bundle / "models" / "model.pt").stat().st_mtime_ns == trained  # evaluated, not trained again
     assert "3 input(s) skipped" in evaluation.stdout
     rows = list(csv.DictReader(open(bundle / "eval" / "comparison.csv")))
     abnormal = {row["encoder"]: row for row in rows if row["task"] == "abnormal"}

@@ -423,7 +423,7 @@ def test_every_method_config_has_the_required_properties_and_instantiates(name, 
     workflow = _workflow(name, tmp_path, synthetic_vindr, exam_cache)
     workflow.initialize()
     assert workflow.check_properties() == []
-    assert type(workflow.parser.get_parsed_content("network_def")) is SSL_METHODS[name]
+    assert type(workflow.parser.get_parsed_content("training_def")) is SSL_METHODS[name]
     assert isinstance(workflow.parser.get_parsed_content("train#iteration"), SSLIteration)
     assert isinstance(workflow.parser.get_parsed_content("train#handlers")[0], SSLCheckpoint)
     patches = workflow.parser.get_parsed_content("train#dataloader").dataset

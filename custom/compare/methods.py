@@ -88,7 +88,7 @@ def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: i
     )
     workflow.initialize()
     seconds = _finished(out_dir, overrides)
-    pair = workflow.network_def
+    pair = workflow.parser.get_parsed_content("training_def")
     if seconds is None:
         start = time.perf_counter()
         workflow.run()

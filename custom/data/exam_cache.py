@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from custom.data.alignment import AxisAlignedAffine, align_masks, refine_with_intensity
 from custom.data.errors import MammogramReadError
+from custom.data.files import file_sha256
 from custom.data.geometry import box_original_to_output
 from custom.data.manifest import findings_of
 from custom.data.parallel import map_reporting
@@ -166,7 +167,7 @@ def _intact_record(record_path: Path, array_path: Path) -> dict | None:
         return None
     try:
         payload = json.loads(record_path.read_text())
-        intact = payload["sha256"] == _sha256(array_path)
+        intact = payload["sha256"] == file_sha256(array_path)
     except (OSError, ValueError, KeyError, TypeError) as error:  # unreadable, invalid JSON, foreign record
         logger.warning("%s: damaged cache record (%s); rebuilding the exam", record_path, error)
         return None
@@ -210,14 +211,6 @@ def _atomic_write(path: Path, data: bytes) -> str:
             path, f"cannot write the cache file ({error.strerror or error}); free space there or set cache_dir"
         ) from None
     return hashlib.sha256(data).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _study_views(manifest: pd.DataFrame, report: SkipReport) -> list[pd.DataFrame]:

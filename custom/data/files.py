@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 from pathlib import Path
 
@@ -80,3 +81,12 @@ def writable_output(path: str | Path, *, folder: bool = False) -> Path:
     except OSError as error:
         raise MammogramReadError(path, f"cannot write there ({error.strerror or error})") from None
     return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (checkpoints and caches are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

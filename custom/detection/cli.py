@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -11,9 +12,11 @@ from custom.data.files import writable_output
 from custom.data.presets import patch_preset
 from custom.data.report import SkipReport
 from custom.detection.bundle import calibration_is_current, trained_encoder
+from custom.detection.contralateral import find_contralateral
 from custom.detection.dense import EncoderDenseEmbedder
 from custom.detection.detector import AsymmetryDetector
-from custom.detection.exams import ImageInput, exams_from_images, study_images
+from custom.detection.detector import ExamDetection
+from custom.detection.exams import ImageInput, SingleBreastView, exams_from_images, study_images
 from custom.detection.outputs import StudyWriter
 from custom.engines.precision import MixedPrecision
 
@@ -42,35 +45,21 @@ def _study_name(paths: list[Path]) -> str:
     return parents.pop() if len(parents) == 1 else "exam"
 
 
-def heatmap(
-    bundle: str,
-    images: list[str] | str | None = None,
-    study: str | None = None,
-    out: str = "heatmaps",
-    patch: str = "96",
-    downsample: float | None = None,
-    registration: str = "mask",
-    device: str | None = None,
-    amp: bool = True,
-) -> None:
-    """Detects regions where one breast looks unlike the other, on one exam, with a trained bundle.
+@dataclass
+class DetectionRun:
+    """What :func:`detect_study` wrote (``summary``: the study's ``detection.json``) and found."""
 
-    Give the exam as ``--images F1 F2 ...`` (DICOM, PNG or NIfTI; laterality and view from the tags or the
-    file names; ``L_CC=F1 R_CC=F2 ...`` names them for files that say nothing) or as ``--study FOLDER`` (every
-    image file inside it, sub-folders too). Writes to ``OUT/<study>/``: per image a NIfTI heatmap and a PNG
-    overlay in the original pixel grid, and ``detection.json`` with the candidates (original pixels) and the
-    exam score. An image that cannot be read, and a view with one breast only, are reported and skipped;
-    the other views are still processed.
+    summary: Path
+    detections: list[ExamDetection]
+    single_breast: list[SingleBreastView]
+    unreadable: SkipReport
 
-    Needs ``<bundle>/models/model.pt`` and the detector calibration ``<bundle>/models/detector.json``, which
-    the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
-    was trained with. ``downsample``: for files without a pixel spacing (PNG, some DICOM), how many times to
-    shrink them. ``device``: default the first GPU if there is one, else the CPU.
-    """
-    if (images is None) == (study is None):
-        raise ValueError("give either --images F1,F2,... or --study FOLDER (exactly one of them)")
-    inputs = image_inputs(images) if images is not None else [ImageInput(path) for path in study_images(study)]
-    study_id = Path(study).name if study is not None else _study_name([item.path for item in inputs])
+
+def detect_study(bundle: str | Path, inputs: list[ImageInput], study_id: str, out: str | Path, *, patch: str = "96",
+                 downsample: float | None = None, registration: str = "mask", device: str | None = None,
+                 amp: bool = True) -> DetectionRun:
+    """:func:`heatmap` without the printing: detects on one study's images and writes its outputs to
+    ``out/<study_id>/``; also what MONAI Label's heatmap task runs."""
     writable_output(out, folder=True)
     models = Path(bundle) / "models"
     model_file, calibration_file = models / "model.pt", models / "detector.json"
@@ -89,20 +78,62 @@ def heatmap(
     precision = MixedPrecision(device or ("cuda:0" if torch.cuda.is_available() else "cpu"), enabled=amp)
     embedder = EncoderDenseEmbedder(trained_encoder(model_file, precision.device), int(preset["patch_size"]), precision)
     detector = AsymmetryDetector.load(calibration_file, embedder)
-
     unreadable = SkipReport()
     exams, single_breast = exams_from_images(
         inputs, study_id, spacing=preset["spacing"], downsample=downsample, registration=registration,
         report=unreadable,
     )
-    if unreadable.items:
-        print(f"warning: {unreadable.summary()}")
     if len(unreadable) == len(inputs):
-        raise ValueError(f"none of the {len(inputs)} image(s) of the exam could be read (see the warnings above)")
-    for view in single_breast:
-        print(f"warning: {view.message}")
+        raise ValueError(f"none of the {len(inputs)} image(s) of the exam could be read: {unreadable.summary()}")
     detections = [detector.predict_exam(exam) for exam in exams]
     summary = StudyWriter(out)(study_id, detections, single_breast, skipped=unreadable.items)
+    return DetectionRun(summary, detections, single_breast, unreadable)
+
+
+def heatmap(
+    bundle: str,
+    images: list[str] | str | None = None,
+    study: str | None = None,
+    out: str = "heatmaps",
+    patch: str = "96",
+    downsample: float | None = None,
+    registration: str = "mask",
+    device: str | None = None,
+    amp: bool = True,
+    contralateral_in: str | None = None,
+) -> None:
+    """Detects regions where one breast looks unlike the other, on one exam, with a trained bundle.
+
+    Give the exam as ``--images F1 F2 ...`` (DICOM, PNG or NIfTI; laterality and view from the tags or the
+    file names; ``L_CC=F1 R_CC=F2 ...`` names them for files that say nothing) or as ``--study FOLDER`` (every
+    image file inside it, sub-folders too). Writes to ``OUT/<study>/``: per image a NIfTI heatmap and a PNG
+    overlay in the original pixel grid, and ``detection.json`` with the candidates (original pixels) and the
+    exam score. An image that cannot be read, and a view with one breast only, are reported and skipped;
+    the other views are still processed.
+
+    Needs ``<bundle>/models/model.pt`` and the detector calibration ``<bundle>/models/detector.json``, which
+    the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
+    was trained with. ``downsample``: for files without a pixel spacing (PNG, some DICOM), how many times to
+    shrink them. ``device``: default the first GPU if there is one, else the CPU. ``contralateral_in``: with
+    one image in ``--images``, the folder where the other breast of its view is found
+    (:mod:`custom.detection.contralateral`; how MONAI Label's app asks for one image of its datastore).
+    """
+    if (images is None) == (study is None):
+        raise ValueError("give either --images F1,F2,... or --study FOLDER (exactly one of them)")
+    inputs = image_inputs(images) if images is not None else [ImageInput(path) for path in study_images(study)]
+    if contralateral_in is not None:
+        if len(inputs) != 1:
+            raise ValueError(f"--contralateral_in needs exactly one image in --images, got {len(inputs)}")
+        folder = sorted(path for path in Path(contralateral_in).iterdir() if path.is_file())
+        inputs.append(ImageInput(find_contralateral(inputs[0].path, folder)))
+    study_id = Path(study).name if study is not None else _study_name([item.path for item in inputs])
+    run = detect_study(bundle, inputs, study_id, out, patch=patch, downsample=downsample, registration=registration,
+                       device=device, amp=amp)
+    if run.unreadable.items:
+        print(f"warning: {run.unreadable.summary()}")
+    for view in run.single_breast:
+        print(f"warning: {view.message}")
+    detections, summary = run.detections, run.summary
     for detection in detections:
         best = detection.candidates[0] if detection.candidates else None
         where = f", top candidate on {best.side} (score {best.score:.3f})" if best else ", no candidate"

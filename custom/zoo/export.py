@@ -1,0 +1,176 @@
+"""A self-contained copy of a bundle for the MONAI model zoo.
+
+Zoo bundles carry their own code (in ``scripts/``) and run where only the packages of
+``required_packages_version`` are installed. The source bundle in this repository imports the installed
+``custom`` package instead; the export copies that package into ``scripts/custom/`` and points every config
+and every import of the copy at ``scripts.custom``. MONAI puts the bundle folder on ``sys.path`` when it runs
+a config, as the zoo's commands assume (run from the bundle folder).
+
+The trained weights (``models/model.pt``, 45 MB, above the zoo's 25 MB limit for files in its repository)
+go into the exported folder and zip, and ``large_files.yml`` says where the zoo hosts them, with their hash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from custom.data.files import file_sha256
+
+PACKAGE = "custom"
+VENDORED = "scripts"
+# where the model zoo serves a bundle's large files once the bundle is accepted
+DEFAULT_WEIGHTS_URL = "https://huggingface.co/MONAI/{name}/resolve/main/models/model.pt"
+# written into an export so that a later export may replace the folder, and no other folder is ever replaced
+MARKER = ".exported_bundle"
+# a module path of the package in code or config text: ``custom.`` followed by a module name
+_MODULE_REFERENCE = re.compile(rf"(?<![\w.]){PACKAGE}\.(?=[A-Za-z_])")
+_IMPORT_STATEMENT = re.compile(rf"^(\s*)(from|import) {PACKAGE}(?=[\s.])", re.MULTILINE)
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class ExportedBundle:
+    """Where the export went: the bundle folder, its zip, and the weights' sha256."""
+
+    folder: Path
+    archive: Path
+    weights_sha256: str
+
+
+def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | None = None,
+                  weights_url: str | None = None) -> ExportedBundle:
+    """Writes ``out/<name>/`` and ``out/<name>_v<version>.zip`` from the bundle folder ``bundle``.
+
+    ``weights``: the encoder's ``state_dict`` (default: the bundle's ``models/model.pt``, which the README's
+    training command writes). ``weights_url``: where the weights will be downloaded from (default: the
+    model zoo's hosting of the bundle's version).
+
+    Raises:
+        FileNotFoundError: no such bundle, or no weights (train first or pass ``weights``).
+        ValueError: metadata that breaks the zoo's version rules, weights that are no ``state_dict``, or an
+            existing output folder that an export did not write.
+    """
+    bundle = Path(bundle)
+    meta_file = bundle / "configs" / "metadata.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{bundle}: not a bundle folder (no configs/metadata.json)")
+    metadata = json.loads(meta_file.read_text())
+    check_version_rules(metadata, meta_file)
+    weights = Path(weights) if weights is not None else bundle / "models" / "model.pt"
+    _check_weights(weights)
+    name, version = bundle.name, metadata["version"]
+    folder = Path(out) / name
+    _check_replaceable(folder)
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as scratch:  # same disk: the move is a rename
+        staging = Path(scratch) / name
+        _copy_bundle_files(bundle, staging)
+        _vendor_package(staging / VENDORED)
+        (staging / "models").mkdir()
+        shutil.copyfile(weights, staging / "models" / "model.pt")
+        digest = file_sha256(staging / "models" / "model.pt")
+        url = (weights_url or DEFAULT_WEIGHTS_URL).format(name=name, version=version)
+        (staging / "large_files.yml").write_text(large_files_yml("models/model.pt", url, digest))
+        (staging / MARKER).write_text(json.dumps({"source": str(bundle.resolve()), "version": version}) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.move(str(staging), folder)
+    archive = _zip(folder, Path(out) / f"{name}_v{version}.zip")
+    return ExportedBundle(folder, archive, digest)
+
+
+def check_version_rules(metadata: dict, source: Path | str = "metadata.json") -> None:
+    """The zoo's rules: ``version`` is MAJOR.MINOR.PATCH, the changelog has an entry for it, and it is the
+    newest entry, listed first."""
+    version = metadata.get("version", "")
+    changelog = metadata.get("changelog") or {}
+    if not _SEMVER.match(version):
+        raise ValueError(f"{source}: version {version!r} is not MAJOR.MINOR.PATCH")
+    bad = [key for key in changelog if not _SEMVER.match(key)]
+    if bad:
+        raise ValueError(f"{source}: changelog keys {bad} are not MAJOR.MINOR.PATCH")
+    if version not in changelog:
+        raise ValueError(f"{source}: version {version} has no changelog entry")
+    ordered = sorted(changelog, key=lambda key: tuple(map(int, key.split("."))), reverse=True)
+    if list(changelog) != ordered:
+        raise ValueError(f"{source}: changelog entries are not listed newest first: {list(changelog)}")
+    if ordered[0] != version:
+        raise ValueError(f"{source}: version {version} is older than the changelog's newest entry {ordered[0]}")
+
+
+def large_files_yml(path: str, url: str, sha256: str) -> str:
+    """The zoo's ``large_files.yml`` for one file."""
+    return (
+        "large_files:\n"
+        f'  - path: "{path}"\n'
+        f'    url: "{url}"\n'
+        f'    hash_val: "{sha256}"\n'
+        '    hash_type: "sha256"\n'
+    )
+
+
+def vendored_text(text: str) -> str:
+    """Code or config text with every module path of the package moved under ``scripts``."""
+    text = _IMPORT_STATEMENT.sub(lambda m: f"{m.group(1)}{m.group(2)} {VENDORED}.{PACKAGE}", text)
+    return _MODULE_REFERENCE.sub(f"{VENDORED}.{PACKAGE}.", text)
+
+
+def _check_weights(weights: Path) -> None:
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"{weights}: no trained weights; run the README's training command first, or pass --weights")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ValueError(f"{weights}: not a PyTorch state_dict file ({error})") from error
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{weights}: not a state_dict (a mapping of parameter names to tensors)")
+
+
+def _check_replaceable(folder: Path) -> None:
+    if folder.exists() and not (folder / MARKER).is_file():
+        raise ValueError(f"{folder} exists and was not written by an export: move it away or choose another --out")
+
+
+def _copy_bundle_files(bundle: Path, staging: Path) -> None:
+    """LICENSE, docs and configs; configs with the package's module paths moved under ``scripts``."""
+    staging.mkdir(parents=True)
+    shutil.copyfile(bundle / "LICENSE", staging / "LICENSE")
+    shutil.copytree(bundle / "docs", staging / "docs")
+    (staging / "configs").mkdir()
+    for config in sorted((bundle / "configs").iterdir()):
+        if config.suffix == ".json" and config.name != "metadata.json":
+            (staging / "configs" / config.name).write_text(vendored_text(config.read_text()))
+        elif config.is_file():
+            shutil.copyfile(config, staging / "configs" / config.name)
+
+
+def _vendor_package(scripts: Path) -> None:
+    """The installed package's Python files under ``scripts/custom``, imports rewritten."""
+    source = Path(__file__).resolve().parents[1]
+    scripts.mkdir()
+    (scripts / "__init__.py").write_text('"""The code of this bundle (vendored from the mammo-ssl package)."""\n')
+    for path in sorted(source.rglob("*.py")):
+        target = scripts / PACKAGE / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(vendored_text(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _zip(folder: Path, archive: Path) -> Path:
+    """The folder zipped with the bundle's name as its top folder, as ``monai.bundle.download`` unpacks it."""
+    tmp = archive.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name != MARKER:
+                zipped.write(path, Path(folder.name) / path.relative_to(folder))
+    tmp.replace(archive)
+    return archive

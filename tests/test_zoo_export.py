@@ -1,0 +1,127 @@
+"""``python -m custom export-bundle``: a zoo-ready bundle that runs on its own vendored code, and the model
+zoo's gates (written from its published rules) run on it with this repository's package blocked."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from archive_fixtures import run_cli
+
+from custom.networks import seeded_encoder
+from custom.zoo import check_version_rules, export_bundle
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "bundles" / "mammo_siamese_softlabel"
+ZOO_FILES = ("LICENSE", "configs/metadata.json", "configs/inference.json", "configs/train.json",
+             "configs/evaluate.json", "docs/README.md", "docs/data_license.txt", "large_files.yml",
+             "models/model.pt", "scripts/__init__.py", "scripts/custom/__init__.py")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The bundle, given trained weights, exported through the CLI; and its zip unpacked elsewhere."""
+    root = tmp_path_factory.mktemp("export")
+    source = root / "src" / BUNDLE.name
+    shutil.copytree(BUNDLE, source, ignore=shutil.ignore_patterns("models", "eval", "logs", "data", "runs"))
+    (source / "models").mkdir()
+    torch.save(seeded_encoder(4321, normalize=True).state_dict(), source / "models" / "model.pt")
+    from custom.cli import main
+
+    main(["export-bundle", "--bundle", str(source), "--out", str(root / "dist")])
+    unpacked = root / "unpacked"
+    with zipfile.ZipFile(root / "dist" / f"{BUNDLE.name}_v{_version()}.zip") as archive:
+        archive.extractall(unpacked)
+    return source, root / "dist" / BUNDLE.name, unpacked / BUNDLE.name
+
+
+def _version() -> str:
+    return json.loads((BUNDLE / "configs" / "metadata.json").read_text())["version"]
+
+
+def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
+    source, folder, unpacked = exported
+    for relative in ZOO_FILES:
+        assert (folder / relative).is_file(), relative
+        assert (unpacked / relative).read_bytes() == (folder / relative).read_bytes(), relative
+    digest = hashlib.sha256((folder / "models" / "model.pt").read_bytes()).hexdigest()
+    assert digest == hashlib.sha256((source / "models" / "model.pt").read_bytes()).hexdigest()
+    large_files = (folder / "large_files.yml").read_text()
+    assert 'path: "models/model.pt"' in large_files and f'hash_val: "{digest}"' in large_files
+    assert re.search(r'url: "https://\S+/model\.pt"', large_files)
+    # no reference to the installed package is left: every config and module points at scripts.custom
+    for path in [*folder.glob("configs/*.json"), *folder.rglob("scripts/**/*.py")]:
+        text = path.read_text()
+        assert not re.search(r"(?<![\w.])custom\.[a-z_]", text), f"{path} still refers to the installed package"
+        assert not re.search(r"^\s*(from|import) custom\b", text, re.MULTILINE), path
+    assert "scripts.custom.networks" in (folder / "configs" / "inference.json").read_text()
+    # the source bundle keeps importing the installed package
+    assert "scripts.custom" not in (source / "configs" / "train.json").read_text()
+    # the zoo's way to evaluate (train.json + evaluate.json, default run id) evaluates
+    assert json.loads((folder / "configs" / "evaluate.json").read_text())["run"] == "@evaluating"
+    schema = json.loads((REPO / "tests" / "data" / "meta_schema_20240725.json").read_text())
+    metadata = json.loads((folder / "configs" / "metadata.json").read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(metadata)
+    assert "tqdm" in metadata["required_packages_version"]
+
+
+def test_exported_bundle_passes_the_zoo_gates_without_this_repository(exported):
+    _, _, unpacked = exported
+    result = subprocess.run([sys.executable, str(REPO / "tests" / "zoo_gates.py")], cwd=unpacked,
+                            capture_output=True, text=True, timeout=600,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    gates = json.loads(result.stdout.strip().splitlines()[-1])
+    assert gates["weights"] == 123
+    assert gates["loaded_tensors"] == {"train": 123, "inference": 123}  # every weight, for both workflow types
+    assert gates["missing_properties"] == {"train": [], "inference": []}
+    assert gates["verify_net_in_out"] is True
+    for batch, difference in gates["max_abs_difference"].items():
+        assert difference["torchscript"] <= 1e-4, batch
+        assert difference["onnx"] is not None and difference["onnx"] <= 1e-4, batch
+
+
+def test_export_errors_name_the_file_and_keep_other_folders(exported, tmp_path, capsys):
+    source, _, _ = exported
+    code, _, err = run_cli(capsys, "export-bundle", "--bundle", str(source), "--out", str(tmp_path / "out"),
+                           "--weights", str(tmp_path / "missing.pt"))
+    assert code == 2 and "missing.pt: no trained weights" in err
+    not_weights = tmp_path / "notes.pt"
+    not_weights.write_text("hello")
+    code, _, err = run_cli(capsys, "export-bundle", "--bundle", str(source), "--out", str(tmp_path / "out"),
+                           "--weights", str(not_weights))
+    assert code == 2 and "notes.pt: not a PyTorch state_dict file" in err
+    foreign = tmp_path / "taken" / BUNDLE.name
+    foreign.mkdir(parents=True)
+    (foreign / "mine.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="was not written by an export"):
+        export_bundle(source, tmp_path / "taken")
+    assert (foreign / "mine.txt").read_text() == "keep me"
+
+
+def test_version_rules_of_the_zoo():
+    metadata = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
+    check_version_rules(metadata)
+    for change, message in (({"version": "0.3"}, "not MAJOR.MINOR.PATCH"),
+                            ({"version": "9.9.9"}, "has no changelog entry")):
+        with pytest.raises(ValueError, match=message):
+            check_version_rules({**copy.deepcopy(metadata), **change})
+    reordered = copy.deepcopy(metadata)
+    reordered["changelog"] = dict(reversed(list(metadata["changelog"].items())))
+    with pytest.raises(ValueError, match="newest first"):
+        check_version_rules(reordered)
+    behind = copy.deepcopy(metadata)
+    behind["changelog"] = {"9.0.0": "later", **metadata["changelog"]}
+    with pytest.raises(ValueError, match="older than the changelog's newest entry"):
+        check_version_rules(behind)
