@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The MONAI Label end-to-end test: makes the MONAI Label environment if it is missing, then starts a real
+# server on a local datastore and calls it as a viewer does (tests/test_monailabel_server.py).
+# Usage, from the repository root, with the project installed: bash monailabel_app/run_e2e.sh [VENV_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-.venv-monailabel}"
+if [ ! -x "$venv/bin/monailabel" ]; then
+    bash monailabel_app/setup_env.sh "$venv"
+fi
+MONAILABEL_PYTHON="$(cd "$venv/bin" && pwd)/python" python -m pytest -q -s tests/test_monailabel_server.py
