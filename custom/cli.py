@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command = _python_booleans(_join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images"))
         fire.Fire(COMMANDS, command=command, name="python -m custom")
-    except (MammogramReadError, OSError, ValueError, LookupError) as error:  # OSError: unwritable output, full disk, ...
+    # OSError: unwritable output, full disk, ...; ImportError: an optional package a command needs
+    except (MammogramReadError, OSError, ValueError, LookupError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

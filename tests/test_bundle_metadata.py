@@ -185,6 +185,8 @@ def test_every_package_the_code_imports_is_required(metadata):
     distributions = importlib.metadata.packages_distributions()
     imported = set()
     for path in (REPO_ROOT / "custom").rglob("*.py"):
+        if path.relative_to(REPO_ROOT / "custom").parts[0] == "zoo":
+            continue  # the exporter is not shipped in the bundle; its tools are the project's "zoo" extra
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}

@@ -21,6 +21,7 @@ from archive_fixtures import run_cli
 
 from custom.networks import seeded_encoder
 from custom.zoo import check_version_rules, export_bundle
+from custom.zoo.export import ZOO_BLACK_TARGETS, ZOO_FLAKE8, ZOO_ISORT, ZOO_LINE_LENGTH
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "mammo_siamese_softlabel"
@@ -66,6 +67,7 @@ def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
         assert not re.search(r"(?<![\w.])custom\.[a-z_]", text), f"{path} still refers to the installed package"
         assert not re.search(r"^\s*(from|import) custom\b", text, re.MULTILINE), path
     assert "scripts.custom.networks" in (folder / "configs" / "inference.json").read_text()
+    assert not (folder / "scripts" / "custom" / "zoo").exists()  # the exporter itself is not shipped
     # the source bundle keeps importing the installed package
     assert "scripts.custom" not in (source / "configs" / "train.json").read_text()
     # the zoo's way to evaluate (train.json + evaluate.json, default run id) evaluates
@@ -90,6 +92,21 @@ def test_exported_bundle_passes_the_zoo_gates_without_this_repository(exported):
     for batch, difference in gates["max_abs_difference"].items():
         assert difference["torchscript"] <= 1e-4, batch
         assert difference["onnx"] is not None and difference["onnx"] <= 1e-4, batch
+
+
+def test_shipped_code_passes_the_zoos_code_checks(exported):
+    # black, isort and flake8 (with bugbear, comprehensions and naming) under the zoo's settings
+    _, folder, _ = exported
+    targets = [arg for version in ZOO_BLACK_TARGETS for arg in ("--target-version", version.lower())]
+    isort_options = ["--profile", ZOO_ISORT["profile"], "--line-length", str(ZOO_ISORT["line_length"]),
+                     *[arg for name in ZOO_ISORT["known_first_party"] for arg in ("--project", name)],
+                     *[arg for name in ZOO_ISORT["known_third_party"] for arg in ("--thirdparty", name)]]
+    for command in (["black", "--check", "--line-length", str(ZOO_LINE_LENGTH), *targets, "scripts"],
+                    ["isort", "--check-only", *isort_options, "scripts"],
+                    ["flake8", *ZOO_FLAKE8, "scripts"]):
+        checked = subprocess.run([sys.executable, "-m", *command], cwd=folder, capture_output=True, text=True,
+                                 timeout=600)
+        assert checked.returncode == 0, f"{command[0]}: {checked.stdout[-3000:]}{checked.stderr[-3000:]}"
 
 
 def test_export_errors_name_the_file_and_keep_other_folders(exported, tmp_path, capsys):

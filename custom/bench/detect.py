@@ -122,7 +122,7 @@ def bench_detect(data: str | None = None, studies: int = 2, preset: str = "defau
         "grid_stride_px": embedder.stride,
         "sliding_stride_px": sliding_stride,
         "patches_per_4_view_exam": float(patches / four_view_exams),
-        "mean_breast_shape": tuple(float(np.mean(axis)) for axis in zip(*shapes)),
+        "mean_breast_shape": tuple(float(np.mean(axis)) for axis in zip(*shapes, strict=True)),
         "precision": str(precision.dtype) if precision.enabled else "fp32",
         "channels_last": precision.channels_last,
         "threads": torch.get_num_threads(),

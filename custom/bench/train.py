@@ -83,8 +83,8 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
         trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: marks["end"].append(marks["last"][-1]))
         trainer.run()
         pairs_per_epoch = trainer.state.epoch_length * batch_size
-        iteration_seconds = [end - start for start, end in zip(marks["start"][1:], marks["end"][1:])]
-        epoch_seconds = [end - previous for previous, end in zip(marks["end"][:-1], marks["end"][1:])]
+        iteration_seconds = [end - start for start, end in zip(marks["start"][1:], marks["end"][1:], strict=True)]
+        epoch_seconds = [end - previous for previous, end in zip(marks["end"][:-1], marks["end"][1:], strict=True)]
         end_to_end = pairs_per_epoch * len(iteration_seconds) / sum(iteration_seconds)
         with_refresh = pairs_per_epoch * len(epoch_seconds) / sum(epoch_seconds)
         precision = workflow.parser.get_parsed_content("precision")

@@ -40,7 +40,7 @@ def _one_finding_per_lesion(image: ImageDetections) -> ImageDetections:
 
 def _figures(images: list[ImageDetections], exams: list[ExamScore], n_bootstrap: int, seed: int) -> dict:
     froc = froc_at(images, FP_RATES, n_bootstrap, seed)
-    out = {f"sensitivity_at_{rate:g}fp": value.as_dict() for rate, value in zip(FP_RATES, froc.sensitivity)}
+    out = {f"sensitivity_at_{rate:g}fp": value.as_dict() for rate, value in zip(FP_RATES, froc.sensitivity, strict=True)}
     out["exam_auc"] = exam_auc(exams, n_bootstrap=n_bootstrap, seed=seed).as_dict()
     out["n_findings"] = froc.n_findings
     out["n_images"] = froc.n_images

@@ -77,7 +77,7 @@ def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: i
         "cache_dir": str(source.cache_dir), "patch_preset": source.patch_preset_name, "seed": seed,
         "synthetic_studies": 0, "max_epochs": budget.epochs, "pairs_per_exam": budget.pairs_per_exam,
         "candidate_pairs_per_exam": budget.candidate_pairs_per_exam, "batch_size": budget.batch_size,
-        "learning_rate": budget.learning_rate, "amp": amp, "device": f"$torch.device('{device}')",
+        "learning_rate": budget.learning_rate, "amp": amp, "device": f"$torch.device({str(device)!r})",
         "calibrate_detector": False,  # the comparison probes encoders; it needs no detector
         **SIAMESE_VARIANTS[method],
     }

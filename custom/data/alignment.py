@@ -99,7 +99,7 @@ def refine_with_intensity(
     Kept axis-aligned (no rotation or shear) so that it maps boxes to boxes; optional because the
     mask affine is usually enough after chest-wall normalisation and this costs much more.
     """
-    import SimpleITK as sitk
+    import SimpleITK as sitk  # noqa: N813 - SimpleITK's own documented alias
 
     fixed = sitk.GetImageFromArray(reference.astype(np.float32))
     moving_img = sitk.GetImageFromArray(moving.astype(np.float32))

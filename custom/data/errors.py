@@ -12,7 +12,7 @@ class MammogramReadError(RuntimeError):
     exception pickling would call ``__init__`` with the message alone).
     """
 
-    def __init__(self, path: str | Path, problem: str):
+    def __init__(self, path: str | Path, problem: str):  # noqa: B042 - pickled by __reduce__ below
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

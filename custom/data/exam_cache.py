@@ -219,7 +219,7 @@ def _study_views(manifest: pd.DataFrame, report: SkipReport) -> list[pd.DataFram
     for (study, view), rows in manifest.groupby(["study_id", "view"], sort=True):
         sides = sorted(rows["laterality"])
         if sides != [REFERENCE_SIDE, MOVING_SIDE]:
-            files = "; ".join(f"{side}: {Path(path).name}" for side, path in zip(rows["laterality"], rows["path"]))
+            files = "; ".join(f"{side}: {Path(path).name}" for side, path in zip(rows["laterality"], rows["path"], strict=True))
             report.skip(rows["path"].iloc[0], f"unpaired study: study {study} view {view} has breasts {sides} "
                                               f"({files}), needs one L and one R")
             continue

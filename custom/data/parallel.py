@@ -30,7 +30,7 @@ def map_reporting(function: Callable, items: Sequence, num_workers: int, *args: 
         return
     with ProcessPoolExecutor(num_workers) as executor:
         futures = [executor.submit(_call, function, item, args) for item in items]
-        for item, future in zip(items, futures):
+        for item, future in zip(items, futures, strict=True):
             yield item, future.result()
 
 

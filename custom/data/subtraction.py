@@ -20,7 +20,7 @@ def bilateral_difference(stack: np.ndarray, spacing_mm: float, smoothing_mm: flo
     masks = np.asarray(stack[2:4]) > 0.5
     both = ndimage.binary_erosion(masks[0] & masks[1], iterations=max(1, round(border_mm / spacing_mm)))
     smooth = []
-    for image, mask in zip(np.asarray(stack[:2], dtype=np.float32), masks):
+    for image, mask in zip(np.asarray(stack[:2], dtype=np.float32), masks, strict=True):
         weight = ndimage.gaussian_filter(mask.astype(np.float32), sigma)
         smooth.append(ndimage.gaussian_filter(np.where(mask, image, 0).astype(np.float32), sigma)
                       / np.maximum(weight, 1e-3))

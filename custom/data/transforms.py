@@ -13,6 +13,8 @@ from monai.utils import PostFix, TransformBackends, ensure_tuple, ensure_tuple_r
 
 from custom.data.reader import read_mammogram
 
+DEFAULT_POST_FIX = PostFix.meta()  # as MONAI's own dictionary transforms name it
+
 
 class LoadMammogram(Transform):
     """Array transform: file path -> ``((1, H, W) float32 image, meta dict)``.
@@ -85,7 +87,7 @@ class LoadMammogramd(MapTransform):
         segment: bool = True,
         crop: bool = True,
         meta_keys: KeysCollection | None = None,
-        meta_key_postfix: str = PostFix.meta(),
+        meta_key_postfix: str = DEFAULT_POST_FIX,
         laterality_key: Hashable | None = None,
         view_key: Hashable | None = None,
         allow_missing_keys: bool = False,

@@ -31,7 +31,8 @@ class DenseEmbedder(Protocol):
     patch_size: int
     offset: float
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """The dense embeddings of ``images``."""
 
 
 def grid_shape(image_shape: tuple[int, int], stride: int) -> tuple[int, int]:

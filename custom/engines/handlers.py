@@ -29,8 +29,9 @@ class SoftLabelRefreshHandler:
     pairs are pinned to 0 and would only pull the low component towards them), and its posteriors become
     that network's soft labels in the bank. After the last epoch it labels once more, so that the final
     statistics describe the trained networks. Under torchrun every rank embeds its share of the pairs, and the
-    main process fits the mixtures and broadcasts the labels, so that every rank trains on the same ones. Statistics (GMM means and weights, mean soft label of pairs
-    holding a lesion versus normal pairs, with CIs) go to the log, ``soft_label_stats.json`` and
+    main process fits the mixtures and broadcasts the labels, so that every rank trains on the same ones.
+    Statistics (GMM means and weights, mean soft label of pairs holding a lesion versus normal pairs, with
+    CIs) go to the log, ``soft_label_stats.json`` and
     TensorBoard, including soft-label histograms.
     """
 
@@ -141,7 +142,8 @@ class SoftLabelRefreshHandler:
             net = record[f"net_{name}"]
             groups = net["soft_labels_unpinned"]
             logger.info(
-                "epoch %d net %s: GMM means %s weights %s%s; mean soft label lesion %.3f, candidate-normal %.3f, normal-normal %.3f",
+                "epoch %d net %s: GMM means %s weights %s%s; "
+                "mean soft label lesion %.3f, candidate-normal %.3f, normal-normal %.3f",
                 record["epoch"], name, net["gmm_means"], net["gmm_weights"],
                 f" (fallback: {net['fallback']})" if net["fallback"] else "",
                 *(groups[g]["mean"] if groups[g]["mean"] is not None else float("nan")

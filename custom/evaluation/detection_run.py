@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 def detection_records(detector: AsymmetryDetector, exams) -> tuple[list[ImageDetections], list[ExamScore]]:
     """Per breast image: candidates and annotated boxes (both in the exam's cached frame); per study: the
     highest exam score over its views, abnormal when any view holds a finding."""
-    images, study_scores, study_truth, study_patient = [], defaultdict(float), defaultdict(int), {}
+    images, study_scores, study_truth, study_patient = [], defaultdict(float), Counter(), {}
     for exam in tqdm(exams, desc="detecting", unit="exam"):
         detection = detector.predict_exam(exam)
         for side in ("L", "R"):

@@ -322,7 +322,7 @@ class FrocResult:
         """JSON-ready numbers; the curve's first threshold (infinity) becomes ``None``."""
         thresholds = [None if np.isinf(t) else float(t) for t in self.curve.thresholds]
         return {
-            "sensitivity": [{"fp_per_image": r, **m.as_dict()} for r, m in zip(self.fp_rates, self.sensitivity)],
+            "sensitivity": [{"fp_per_image": r, **m.as_dict()} for r, m in zip(self.fp_rates, self.sensitivity, strict=True)],
             "mean_sensitivity": {"fp_rates": list(self.fp_rates), **self.mean_sensitivity.as_dict()},
             "counts": {
                 "images": self.n_images,
@@ -484,7 +484,7 @@ def write_detection_report(result: DetectionResult, out_dir: str | Path, name: s
     json_path, csv_path = out_dir / f"{name}.json", out_dir / f"{name}.csv"
     with open(json_path, "w") as f:
         json.dump({"name": name, **result.as_dict()}, f, indent=2)
-    rows = [("sensitivity", rate, m) for rate, m in zip(result.froc.fp_rates, result.froc.sensitivity)]
+    rows = [("sensitivity", rate, m) for rate, m in zip(result.froc.fp_rates, result.froc.sensitivity, strict=True)]
     rows.append(("mean_sensitivity", "", result.froc.mean_sensitivity))
     if result.exam_auc is not None:
         rows.append(("exam_auc", "", result.exam_auc))

@@ -76,20 +76,20 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         if not 0 < self.shrinkage <= 1:
             raise ValueError(f"shrinkage must lie in (0, 1], got {self.shrinkage}")
 
-    def fit(self, X, y, sample_weight=None) -> "LinearProbe":
+    def fit(self, X, y, sample_weight=None) -> "LinearProbe":  # noqa: N803 - scikit-learn's names
         self._check_shrinkage()
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)  # noqa: N806
         self.classes_, codes = np.unique(np.asarray(y).ravel(), return_inverse=True)
         self.mean_ = X.mean(axis=0)
         moments = ClassMoments.of(X - self.mean_, codes.ravel(), self.classes_.size, sample_weight)
         self.coef_, self.intercept_ = discriminant(moments, self.shrinkage)
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:  # noqa: N803
         check_is_fitted(self, "coef_")
         return posteriors(np.asarray(X, dtype=np.float64) - self.mean_, self.coef_, self.intercept_)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:  # noqa: N803
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def cross_validate(
@@ -115,7 +115,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 whose training part holds a single class.
         """
         self._check_shrinkage()
-        X = np.asarray(embeddings, dtype=np.float64)
+        X = np.asarray(embeddings, dtype=np.float64)  # noqa: N806 - the design matrix, as scikit-learn names it
         y = np.asarray(labels).ravel()
         groups = np.asarray(groups).ravel()
         if not X.ndim == 2 or not X.shape[0] == y.size == groups.size:
@@ -289,7 +289,7 @@ def _task_subset(table: Mapping[str, np.ndarray], task: str) -> tuple[np.ndarray
     return mask, table[task]
 
 
-class TaskSkipped(Exception):
+class TaskSkipped(Exception):  # noqa: N818 - a skipped task, not an error
     """A probe task that cannot be measured on these data; the message says why."""
 
 

@@ -90,7 +90,7 @@ class _WeightedAUC:
 
 def _class_members(y_true: np.ndarray, classes: np.ndarray, what: str) -> list[np.ndarray]:
     members = [np.flatnonzero(y_true == c) for c in classes]
-    present = [c for c, m in zip(classes, members) if m.size]
+    present = [c for c, m in zip(classes, members, strict=True) if m.size]
     if len(present) < 2:
         raise ValueError(f"{what} needs at least two classes in y_true, got only {present} (n={y_true.size})")
     return members
@@ -246,7 +246,7 @@ def macro_roc_auc(
         per_class = [_WeightedAUC(y_score[:, k], y_true == classes[k]) for k in present]
 
         def weighted_statistic(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            aucs, valid = zip(*(auc(weights) for auc in per_class))
+            aucs, valid = zip(*(auc(weights) for auc in per_class), strict=True)
             return np.mean(aucs, axis=0), np.logical_and.reduce(valid)
 
         return _cluster_bootstrap(codes, n_groups, weighted_statistic, n_bootstrap, confidence, seed)

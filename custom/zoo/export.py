@@ -26,6 +26,7 @@ from custom.data.files import file_sha256
 
 PACKAGE = "custom"
 VENDORED = "scripts"
+EXPORTER = Path(__file__).resolve().parent.name  # this subpackage, left out of the vendored copy
 # where the model zoo serves a bundle's large files once the bundle is accepted
 DEFAULT_WEIGHTS_URL = "https://huggingface.co/MONAI/{name}/resolve/main/models/model.pt"
 # written into an export so that a later export may replace the folder, and no other folder is ever replaced
@@ -34,6 +35,13 @@ MARKER = ".exported_bundle"
 _MODULE_REFERENCE = re.compile(rf"(?<![\w.]){PACKAGE}\.(?=[A-Za-z_])")
 _IMPORT_STATEMENT = re.compile(rf"^(\s*)(from|import) {PACKAGE}(?=[\s.])", re.MULTILINE)
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+# the model zoo's code-format settings (its setup.cfg and pyproject.toml)
+ZOO_LINE_LENGTH = 120
+ZOO_BLACK_TARGETS = ("PY37", "PY38", "PY39")
+ZOO_ISORT = {"profile": "black", "line_length": ZOO_LINE_LENGTH, "known_first_party": ["models"],
+             "known_third_party": [VENDORED]}
+ZOO_FLAKE8 = ["--select", "B,C,E,F,N,P,T4,W,B9", "--max-line-length", str(ZOO_LINE_LENGTH), "--ignore",
+              "E203,E501,E741,W503,W504,C408,N812,B023", "--per-file-ignores", "__init__.py:F401,__main__.py:F401"]
 
 
 @dataclass(frozen=True)
@@ -109,12 +117,13 @@ def check_version_rules(metadata: dict, source: Path | str = "metadata.json") ->
 
 def large_files_yml(path: str, url: str, sha256: str) -> str:
     """The zoo's ``large_files.yml`` for one file."""
+    quoted = json.dumps  # a JSON string is a YAML string
     return (
         "large_files:\n"
-        f'  - path: "{path}"\n'
-        f'    url: "{url}"\n'
-        f'    hash_val: "{sha256}"\n'
-        '    hash_type: "sha256"\n'
+        f"  - path: {quoted(path)}\n"
+        f"    url: {quoted(url)}\n"
+        f"    hash_val: {quoted(sha256)}\n"
+        f"    hash_type: {quoted('sha256')}\n"
     )
 
 
@@ -155,14 +164,39 @@ def _copy_bundle_files(bundle: Path, staging: Path) -> None:
 
 
 def _vendor_package(scripts: Path) -> None:
-    """The installed package's Python files under ``scripts/custom``, imports rewritten."""
+    """The installed package's Python files under ``scripts/custom``, imports rewritten, formatted as the
+    zoo's code checks want it (:func:`zoo_formatted`)."""
     source = Path(__file__).resolve().parents[1]
     scripts.mkdir()
     (scripts / "__init__.py").write_text('"""The code of this bundle (vendored from the mammo-ssl package)."""\n')
     for path in sorted(source.rglob("*.py")):
+        if path.relative_to(source).parts[0] == EXPORTER:
+            continue  # a bundle does not export itself; the exporter's tools (black, isort) are not shipped
         target = scripts / PACKAGE / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(vendored_text(path.read_text(encoding="utf-8")), encoding="utf-8")
+        code = zoo_formatted(vendored_text(path.read_text(encoding="utf-8")), target)
+        target.write_text(code, encoding="utf-8")
+
+
+def zoo_formatted(code: str, path: Path | str = "<code>") -> str:
+    """``code`` formatted with black and isort under the model zoo's settings (line length 120, black's
+    import profile, Python 3.7 to 3.9 targets; ``scripts`` is not first party there, seen from the zoo's root).
+
+    Raises:
+        ImportError: black or isort is not installed (``pip install "mammo-ssl[zoo]"``).
+    """
+    try:
+        import black
+        import isort
+    except ImportError as error:
+        raise ImportError(f"exporting formats the bundle's code as the model zoo requires, which needs black and "
+                          f"isort: pip install black isort ({error})") from error
+    code = isort.code(code, **ZOO_ISORT)
+    mode = black.Mode(line_length=ZOO_LINE_LENGTH, target_versions={black.TargetVersion[v] for v in ZOO_BLACK_TARGETS})
+    try:
+        return black.format_str(code, mode=mode)
+    except black.InvalidInput as error:
+        raise ValueError(f"{path}: black cannot parse it for the zoo's Python targets ({error})") from error
 
 
 def _zip(folder: Path, archive: Path) -> Path:

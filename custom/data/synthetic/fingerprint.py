@@ -20,7 +20,7 @@ def generator_fingerprint() -> list[list[float]]:
     image inside the breast, the breast's area share, and its finding box (zeros when it has none)."""
     rows = []
     for plan in plan_studies(FINGERPRINT_STUDIES, FINGERPRINT_SEED, preset="test", finding_fraction=0.5):
-        for (side, view), breast in sorted(render_study(plan).items()):
+        for _, breast in sorted(render_study(plan).items()):
             inside = breast.image[breast.mask]
             box = breast.boxes[0] if breast.boxes else (0.0, 0.0, 0.0, 0.0)
             rows.append([round(float(v), 4) for v in (
@@ -33,7 +33,7 @@ def fingerprint_differences(stored: list[list[float]], current: list[list[float]
     if len(stored) != len(current):
         return [f"{len(stored)} breasts stored, {len(current)} rendered"]
     problems = []
-    for index, (a, b) in enumerate(zip(stored, current)):
+    for index, (a, b) in enumerate(zip(stored, current, strict=True)):
         stats = np.abs(np.subtract(a[:4], b[:4])) > TOLERANCE
         boxes = np.abs(np.subtract(a[4:], b[4:])) > 1.0
         if stats.any() or boxes.any():
