@@ -58,9 +58,8 @@ synthetic_version: {version}
 Written by custom.data.synthetic.generate_vindr_like (preset {preset}, seed {seed}, {studies} studies,
 test fraction {test}, finding fraction {finding}).
 Images are simulated: graded power-law (1/f^3) glandular tissue, ducts and ligaments converging on the
-nipple, breast outline, pectoral muscle in MLO, and in a share of the studies one finding (mass, spiculated
-mass, calcification cluster or architectural distortion) in both views of one breast.
-Pixel spacing {spacing} mm, {height} x {width} pixels.
+nipple, breast outline, pectoral muscle in MLO, and in a share of the studies one finding (mass, spiculated mass, calcification cluster or architectural
+distortion) in both views of one breast. Pixel spacing {spacing} mm, {height} x {width} pixels.
 
 Layout as VinDr-Mammo: images/<study_id>/<image_id>.dicom, breast-level_annotations.csv,
 finding_annotations.csv. Extension: finding_annotations.csv has one extra column, `pathology`
@@ -68,7 +67,7 @@ finding_annotations.csv. Extension: finding_annotations.csv has one extra column
 Right breasts are stored with the chest wall on the right. DICOM variants are mixed on purpose
 (MONOCHROME1, RLE / JPEG 2000 lossless, laterality only in Laterality, view only in ViewCodeSequence,
 some studies "FOR PROCESSING").
-"""
+"""  # noqa: B950 - the data set's README text, kept as written
 
 
 @dataclass(frozen=True)
