@@ -82,7 +82,7 @@ def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]],
     """A t-SNE map per method of its probe embeddings, normal vs abnormal patches coloured apart.
 
     Each map shows the same random ``max_points`` patches (drawn with ``seed``) of every method: a t-SNE of
-    the 2,200 patches of the evaluation set takes about 9 s per method on 2 cores, of 1,000 about a third.
+    all 2,200 patches of the evaluation set took about 9 s per method on 2 cores.
     """
     names = list(embeddings)
     n = len(next(iter(embeddings.values()))[1]) if names else 0
