@@ -93,13 +93,16 @@ def test_a_running_server_serves_the_command_lines_heatmaps(calibrated_bundle, s
     expected = {Path(entry["path"]).name: summary_file.parent / entry["heatmap"]
                 for view in json.loads(summary_file.read_text())["views"] for entry in view["images"].values()}
 
+    app = tmp_path / "app"  # a copy: the server writes logs/, model/, bin/ and lib/ into its app folder
+    app.mkdir()
+    shutil.copyfile(REPO / "monailabel_app" / "main.py", app / "main.py")
     port = _free_port()
     venv_bin = str(Path(MONAILABEL_PYTHON).parent)
     env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ["PATH"]}
     env.pop("PYTHONPATH", None)
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
-        [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(REPO / "monailabel_app"),
+        [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(app),
          "--studies", str(studies), "--conf", "bundle", str(calibrated_bundle), "--conf", "python", sys.executable,
          "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
