@@ -127,6 +127,23 @@ def test_export_errors_name_the_file_and_keep_other_folders(exported, tmp_path, 
     assert (foreign / "mine.txt").read_text() == "keep me"
 
 
+def test_config_ids_follow_the_zoos_naming_rules():
+    # the zoo's CONTRIBUTING: ids an inference config and a train config (with its validate part) must define
+    from monai.bundle import ConfigParser
+
+    configs = BUNDLE / "configs"
+    inference = ConfigParser()
+    inference.read_config(str(configs / "inference.json"))
+    for key in ("bundle_root", "device", "network_def", "inferer", "output_dir"):
+        assert key in inference, f"inference.json: {key}"
+    train = ConfigParser()
+    train.read_config([str(configs / "train.json"), str(configs / "evaluate.json")])
+    for key in ("bundle_root", "device", "dataset_dir", "output_dir", "train#trainer", "train#trainer#max_epochs",
+                "train#dataset", "train#dataset#data", "train#handlers", "validate#evaluator", "validate#handlers",
+                "validate#dataset", "validate#dataset#data"):
+        assert key in train, f"train.json + evaluate.json: {key}"
+
+
 def test_version_rules_of_the_zoo():
     metadata = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
     check_version_rules(metadata)

@@ -75,12 +75,13 @@ class ContralateralPairDataset(Dataset):
       guided share is centred on the findings (jittered by up to a quarter patch), elsewhere uniform. It shows
       what the loss and the soft labels can learn when the signal is dense.
 
-    ``spacing_mm`` (the exams' pixel spacing) sets the subtraction's smoothing in pixels.
+    ``spacing_mm`` (the exams' pixel spacing) sets the subtraction's smoothing in pixels. ``data``: the aligned
+    exams (MONAI's name for a dataset's items, which the model zoo's configs expect as ``train#dataset#data``).
     """
 
     def __init__(
         self,
-        exams: list[ExamRecord],
+        data: list[ExamRecord],
         patch_size: int = 96,
         pairs_per_exam: int = 16,
         seed: int = 0,
@@ -97,9 +98,9 @@ class ContralateralPairDataset(Dataset):
             raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
         if not 0.0 <= uniform_share <= 1.0:
             raise ValueError(f"uniform_share must lie in [0, 1], got {uniform_share}")
-        if not exams:
+        if not data:
             raise ValueError("no exams to sample pairs from: the data set is empty after skipping bad input")
-        self.exams = exams
+        self.exams = exams = data
         self.patch_size = int(patch_size)
         rng = np.random.default_rng(seed)
         bank, rows = [], []
@@ -226,8 +227,9 @@ class LabelledPatchDataset(Dataset):
     lesion) say what each patch is, for per-kind figures.
     """
 
-    def __init__(self, exams: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0,
+    def __init__(self, data: list[ExamRecord], patch_size: int = 96, normal_per_exam: int = 2, seed: int = 0,
                  controls: str = "normal_exams"):
+        exams = data  # MONAI's name for a dataset's items (``validate#dataset#data`` in the zoo's configs)
         if not exams:
             raise ValueError("no exams to cut labelled patches from")
         if controls not in PROBE_CONTROLS:

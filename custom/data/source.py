@@ -114,9 +114,15 @@ class MammoDataSource:
 
     def probe_dataset(self, splits: tuple[str, ...] = ("val", "test"), normal_per_exam: int = 2,
                       controls: str = "normal_exams", benchmark: bool = True) -> LabelledPatchDataset:
-        """The linear probe's held-out patches. With ``benchmark``, built-in synthetic data of the current
+        """The linear probe's held-out patches, cut from :meth:`probe_exams`."""
+        return LabelledPatchDataset(self.probe_exams(splits, benchmark), patch_size=self.patch_size,
+                                    normal_per_exam=normal_per_exam, seed=self.seed, controls=controls)
+
+    def probe_exams(self, splits: tuple[str, ...] = ("val", "test"), benchmark: bool = True) -> list[ExamRecord]:
+        """The linear probe's held-out exams. With ``benchmark``, built-in synthetic data of the current
         generator version is probed on the frozen benchmark's evaluation set (500 studies of patients never
-        seen in pretraining, generated once per version); any other data set on its own ``splits``."""
+        seen in pretraining, generated once per version; its skipped inputs join this source's report); any
+        other data set on its own ``splits``."""
         from custom.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
         from custom.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
 
@@ -126,12 +132,11 @@ class MammoDataSource:
                 logger.warning("%s is synthetic data of generator version %s (current: %s): probing on its own "
                                "splits; delete the folder to regenerate it", self.dataset_dir, version,
                                SYNTHETIC_VERSION)
-            return self.labelled_dataset(splits, normal_per_exam, controls)
+            return [exam for exam in self.exams if exam.split in splits]
         evaluation = benchmark_source(EVALUATION_SET, patch_preset=self.patch_preset_name, num_workers=self.num_workers,
                                       seed=self.seed)
-        patches = evaluation.labelled_dataset(("test",), normal_per_exam, controls)
         self.report.extend(evaluation.report)
-        return patches
+        return evaluation.exams_of("test")
 
     def labelled_dataset(
         self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2,
