@@ -1,17 +1,23 @@
 """MONAI Label app: per-image lesion heatmaps of the mammo_siamese_softlabel bundle, for 3D Slicer or OHIF.
 
-A viewer asks for one image (``/infer/asymmetry_heatmap?image=<id>``). The app runs the project's own
-command on it, ``python -m custom heatmap --images <image> --contralateral_in <datastore folder>``, which
-finds the other breast of the same view and exam in the datastore (the same DICOM StudyInstanceUID, or for
-untagged files the same name with the side word changed: ``P01_L_CC.png`` and ``P01_R_CC.png``), and
-returns the image's heatmap (NIfTI in the image's pixel grid, values in [0, 1]) as the label, with a JSON of
-its candidate regions and the exam score. So what a viewer sees is what the command line writes.
+A viewer asks for one image (``/infer/asymmetry_heatmap?image=<id>``) and gets its heatmap (NIfTI in the
+image's pixel grid, values in [0, 1]) as the label, with a JSON of its candidate regions and the exam score.
+The other breast of the same view and exam is found in the datastore (the same DICOM StudyInstanceUID, or for
+untagged files the same name with the side word changed: ``P01_L_CC.png`` and ``P01_R_CC.png``).
 
-Why a second interpreter: MONAI Label runs in its own environment (it needs pydicom < 3, the project
-pydicom 3), so the app imports nothing of the project and runs the command with the project's Python:
-``--conf python PATH`` (default: the interpreter this environment was created from, which sees the project
-when the environment was made by ``monailabel_app/setup_env.sh``). ``--conf bundle DIR`` picks the bundle
-(default: the repository's, with ``models/model.pt`` and ``models/detector.json`` from the README's training).
+``--conf bundle DIR`` picks the bundle, served one of two ways:
+
+- an exported, self-contained bundle (``python -m custom export-bundle``: the code in ``scripts/``, weights and
+  ``models/detector.json``) runs in this server's process through MONAI Label's own ``BundleInferTask`` on the
+  bundle's ``inference.json``, as any model-zoo bundle does;
+- the repository's source bundle (the default, with ``models/model.pt`` and ``models/detector.json`` from the
+  README's training) imports the installed project, which this environment does not have (MONAI Label needs
+  pydicom < 3, the project pydicom 3): the app runs ``python -m custom heatmap --images <image>
+  --contralateral_in <datastore folder>`` with the project's Python, ``--conf python PATH`` (default: the
+  interpreter this environment was created from, which sees the project when the environment was made by
+  ``monailabel_app/setup_env.sh``).
+
+Both give the same heatmap and candidates for the same image (``tests/test_monailabel_server.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from fastapi import HTTPException
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 from monailabel.datastore.local import LocalDatastore
+from monailabel.tasks.infer.bundle import BundleInferTask
 
 logger = logging.getLogger(__name__)
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel"
@@ -81,22 +88,52 @@ def _entry_of(summary: dict, image: Path) -> tuple[dict, str]:
     raise LookupError(f"{image.name}: no heatmap was computed for it")
 
 
+class ExportedBundleHeatmap(BundleInferTask):
+    """MONAI Label's bundle task on an exported bundle's ``inference.json``; labels written as NIfTI (by default
+    MONAI Label would write them in the image's own format, DICOM included)."""
+
+    def __init__(self, bundle: Path, conf: dict):
+        super().__init__(str(bundle), conf, type=InferType.OTHERS)
+        self.labels = {"asymmetry": 1}  # a heatmap, not a label map: the name the viewer shows
+        self.description = ("Lesion heatmap from the contralateral Siamese encoder (values in [0, 1]) and ranked "
+                            "candidate regions; needs the other breast of the same view and exam")
+
+    def __call__(self, request, callbacks=None):
+        try:
+            return super().__call__({"result_extension": ".nii.gz", **request}, callbacks)
+        except Exception as error:
+            cause = _root_cause(error)
+            # a missing other breast, an unreadable file: the viewer gets the bundle's one-line message
+            if isinstance(cause, (LookupError, OSError)) or type(cause).__name__ == "MammogramReadError":
+                raise HTTPException(status_code=422, detail=f"error: {cause}") from error
+            raise
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The error a MONAI ``Compose`` wrapped (it re-raises a transform's error as a ``RuntimeError``)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 class MammoAsymmetryApp(MONAILabelApp):
-    """Serves :class:`AsymmetryHeatmap` as the model ``asymmetry_heatmap``."""
+    """Serves the model ``asymmetry_heatmap``: :class:`ExportedBundleHeatmap` for an exported bundle, else
+    :class:`AsymmetryHeatmap`."""
 
     def __init__(self, app_dir, studies, conf):
         self.bundle = Path(conf.get("bundle", DEFAULT_BUNDLE))
         self.python = conf.get("python", getattr(sys, "_base_executable", sys.executable))
         self.patch = str(conf.get("patch", "96"))
         super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="mammo-asymmetry",
-                         description="Per-image asymmetry heatmaps of screening mammograms", version="0.4.0")
+                         description="Per-image asymmetry heatmaps of screening mammograms", version="0.5.0")
 
     def init_datastore(self):
         return LocalDatastore(self.studies, extensions=IMAGE_PATTERNS, auto_reload=True)
 
     def init_infers(self):
-        task = AsymmetryHeatmap(self.bundle, self.python, self.patch)
-        if not task.is_valid():
+        if not all((self.bundle / "models" / name).is_file() for name in ("model.pt", "detector.json")):
             raise FileNotFoundError(f"{self.bundle / 'models'}: needs model.pt and detector.json; run the README's "
                                     "training command first (it writes both)")
-        return {"asymmetry_heatmap": task}
+        if (self.bundle / "scripts" / "custom").is_dir():
+            return {"asymmetry_heatmap": ExportedBundleHeatmap(self.bundle, self.conf)}
+        return {"asymmetry_heatmap": AsymmetryHeatmap(self.bundle, self.python, self.patch)}

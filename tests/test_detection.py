@@ -259,29 +259,29 @@ def test_single_breast_view_is_reported_and_the_other_view_processed(tmp_path):
     assert not list((tmp_path / "out" / "s2").glob("MLO_*"))
 
 
-# ---- the bundle's inference config and the command line ----
+# ---- the bundle's study-level detection config and the command line ----
 
 
-def _inference_workflow(bundle_root: Path, dataset_dir: Path, **overrides) -> ConfigWorkflow:
+def _detect_workflow(bundle_root: Path, dataset_dir: Path, **overrides) -> ConfigWorkflow:
     return ConfigWorkflow(
-        config_file=str(CONFIGS / "inference.json"), meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "detect.json"), meta_file=str(CONFIGS / "metadata.json"),
         logging_file=str(CONFIGS / "logging.conf"), workflow_type="infer", bundle_root=str(bundle_root),
         dataset_dir=str(dataset_dir), **overrides,
     )
 
 
-def test_inference_config_has_every_required_property(tmp_path, synthetic_vindr):
-    workflow = _inference_workflow(tmp_path, synthetic_vindr)
+def test_detect_config_has_every_required_property(tmp_path, synthetic_vindr):
+    workflow = _detect_workflow(tmp_path, synthetic_vindr)
     workflow.initialize()
     assert workflow.check_properties() == []
 
 
-def test_inference_config_then_cli_write_heatmaps_overlays_and_json(tmp_path, synthetic_vindr, capsys):
+def test_detect_config_then_cli_write_heatmaps_overlays_and_json(tmp_path, synthetic_vindr, capsys):
     models = tmp_path / "models"
     models.mkdir()
     torch.save(seeded_encoder(0, normalize=True).state_dict(), models / "model.pt")
     # calibrating on the small validation split keeps the test fast; it holds a study with two normal breasts
-    workflow = _inference_workflow(tmp_path, synthetic_vindr, calibration_split="val", prepare_workers=0)
+    workflow = _detect_workflow(tmp_path, synthetic_vindr, calibration_split="val", prepare_workers=0)
     workflow.initialize()
     workflow.run()
     workflow.finalize()

@@ -30,6 +30,7 @@ import torch
 from monai.bundle import ConfigWorkflow
 
 from custom.networks import seeded_encoder
+from custom.zoo import export_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "bundles" / "mammo_siamese_softlabel" / "configs"
@@ -40,11 +41,11 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def calibrated_bundle(tmp_path_factory, synthetic_vindr) -> Path:
-    """A bundle folder with an encoder and the detector calibration fitted by its inference config."""
+    """A bundle folder with an encoder and the detector calibration fitted by its detect config."""
     bundle = tmp_path_factory.mktemp("bundle")
     (bundle / "models").mkdir()
     torch.save(seeded_encoder(0, normalize=True).state_dict(), bundle / "models" / "model.pt")
-    workflow = ConfigWorkflow(config_file=str(CONFIGS / "inference.json"), meta_file=str(CONFIGS / "metadata.json"),
+    workflow = ConfigWorkflow(config_file=str(CONFIGS / "detect.json"), meta_file=str(CONFIGS / "metadata.json"),
                               logging_file=str(CONFIGS / "logging.conf"), workflow_type="infer",
                               bundle_root=str(bundle), dataset_dir=str(synthetic_vindr), calibration_split="val",
                               prepare_workers=0)
@@ -73,7 +74,10 @@ def _post(url: str, timeout: float = 600.0) -> bytes:
         return response.read()
 
 
-def test_a_running_server_serves_the_command_lines_heatmaps(calibrated_bundle, synthetic_vindr, tmp_path):
+@pytest.mark.parametrize("kind", ["source", "exported"])
+def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bundle, synthetic_vindr, tmp_path):
+    """``source``: the repository's bundle, through the project's command; ``exported``: the self-contained
+    bundle of ``export-bundle``, through MONAI Label's own ``BundleInferTask`` on its ``inference.json``."""
     # a flat datastore (a copy: the server writes datastore_v2.json and labels/ into it): one exam's four
     # images, named <study>_<side>_<view>.dcm, and one image of a second exam whose other breast is missing
     table = pd.read_csv(synthetic_vindr / "breast-level_annotations.csv", dtype=str)
@@ -93,6 +97,9 @@ def test_a_running_server_serves_the_command_lines_heatmaps(calibrated_bundle, s
     expected = {Path(entry["path"]).name: summary_file.parent / entry["heatmap"]
                 for view in json.loads(summary_file.read_text())["views"] for entry in view["images"].values()}
 
+    bundle = calibrated_bundle
+    if kind == "exported":
+        bundle = export_bundle(CONFIGS.parent, tmp_path / "dist", weights=calibrated_bundle / "models" / "model.pt").folder
     app = tmp_path / "app"  # a copy: the server writes logs/, model/, bin/ and lib/ into its app folder
     app.mkdir()
     shutil.copyfile(REPO / "monailabel_app" / "main.py", app / "main.py")
@@ -103,7 +110,7 @@ def test_a_running_server_serves_the_command_lines_heatmaps(calibrated_bundle, s
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
         [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(app),
-         "--studies", str(studies), "--conf", "bundle", str(calibrated_bundle), "--conf", "python", sys.executable,
+         "--studies", str(studies), "--conf", "bundle", str(bundle), "--conf", "python", sys.executable,
          "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -139,7 +146,7 @@ def test_a_running_server_serves_the_command_lines_heatmaps(calibrated_bundle, s
             params = json.loads(_post(f"{base}/infer/asymmetry_heatmap?image={image_id}&output=json"))
             assert params["side"] in ("L", "R") and 0 <= params["exam_score"] <= 1
             assert Path(params["contralateral_image"]).name.startswith(first)
-        print("seconds to the heatmap per image (server):", {k: round(v, 1) for k, v in seconds.items()})
+        print(f"seconds to the heatmap per image ({kind} bundle):", {k: round(v, 1) for k, v in seconds.items()})
 
         lonely = f"{second}_L_CC"
         with pytest.raises(urllib.error.HTTPError) as refused:

@@ -38,6 +38,7 @@ def exported(tmp_path_factory):
     shutil.copytree(BUNDLE, source, ignore=shutil.ignore_patterns("models", "eval", "logs", "data", "runs"))
     (source / "models").mkdir()
     torch.save(seeded_encoder(4321, normalize=True).state_dict(), source / "models" / "model.pt")
+    (source / "models" / "detector.json").write_text('{"format": "mammo-asymmetry-detector"}')  # as new as model.pt
     from custom.cli import main
 
     main(["export-bundle", "--bundle", str(source), "--out", str(root / "dist")])
@@ -76,6 +77,18 @@ def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
     metadata = json.loads((folder / "configs" / "metadata.json").read_text())
     jsonschema.validators.validator_for(schema)(schema).validate(metadata)
     assert "tqdm" in metadata["required_packages_version"]
+
+
+def test_the_detector_calibration_goes_along_unless_older_than_the_weights(exported, tmp_path):
+    source, folder, unpacked = exported
+    for copy_of in (folder, unpacked):  # inference.json needs it; a few kB, so not a large file
+        assert (copy_of / "models" / "detector.json").read_bytes() == (source / "models" / "detector.json").read_bytes()
+    assert "detector.json" not in (folder / "large_files.yml").read_text()
+    stale = tmp_path / BUNDLE.name
+    shutil.copytree(source, stale)
+    os.utime(stale / "models" / "detector.json", (0, 0))  # fitted for earlier weights
+    result = export_bundle(stale, tmp_path / "dist")
+    assert result.calibration is None and not (result.folder / "models" / "detector.json").exists()
 
 
 def test_exported_bundle_passes_the_zoo_gates_without_this_repository(exported):

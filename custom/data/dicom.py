@@ -14,7 +14,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+try:
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+except ImportError:  # pydicom 2, which MONAI Label 0.8 pins: the same functions, where they lived then
+    from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi_lut
 
 from custom.data.errors import MammogramReadError
 from custom.data.files import checked_file, looks_like

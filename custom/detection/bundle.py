@@ -1,4 +1,4 @@
-"""What detection needs from the bundle: the trained encoder, and the runnable ``evaluator`` of inference.json."""
+"""What detection needs from the bundle: the trained encoder, and the runnable ``evaluator`` of detect.json."""
 
 from __future__ import annotations
 

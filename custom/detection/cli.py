@@ -67,12 +67,12 @@ def detect_study(bundle: str | Path, inputs: list[ImageInput], study_id: str, ou
         raise FileNotFoundError(
             f"{calibration_file}: no detector calibration. Training writes it at its end; for a bundle trained "
             "before that, run the bundle's inference config once, from the bundle folder: "
-            "python -m monai.bundle run --config_file configs/inference.json (it fits and saves it)"
+            "python -m monai.bundle run --config_file configs/detect.json (it fits and saves it)"
         )
     if not calibration_is_current(calibration_file, model_file):
         raise ValueError(
             f"{calibration_file} is older than {model_file}: refit it with python -m monai.bundle run "
-            "--config_file configs/inference.json --refit_calibration True"
+            "--config_file configs/detect.json --refit_calibration True"
         )
     preset = patch_preset(patch)
     precision = MixedPrecision(device or ("cuda:0" if torch.cuda.is_available() else "cpu"), enabled=amp)

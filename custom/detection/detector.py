@@ -110,10 +110,9 @@ class AsymmetryDetector(BaseEstimator):
         self.normal_cells_per_exam = normal_cells_per_exam
         self.seed = seed
 
-    def _candidate_settings(self) -> dict:
-        distance = self.min_distance if self.min_distance is not None else self.embedder.patch_size / 2
-        step = self.candidate_step if self.candidate_step is not None else max(1, self.embedder.stride // 8)
-        return {"min_distance": float(distance), "max_candidates": self.max_candidates, "step": int(step)}
+    def candidate_finder(self) -> CandidateFinder:
+        """How this detector turns heatmaps into candidates (its settings with the defaults filled in)."""
+        return CandidateFinder.of(self.get_params(deep=False), self._embedder_description())
 
     # ---- learning from training exams ----
 
@@ -128,7 +127,7 @@ class AsymmetryDetector(BaseEstimator):
         rng = np.random.default_rng(self.seed)
         distances, normal_cells, used = [], [], 0
         for exam in exams:
-            dense = self._dense(exam)
+            dense = self._dense(exam.load(), f"exam {exam.key}")
             if not dense.valid.any():
                 continue
             used += 1
@@ -155,24 +154,26 @@ class AsymmetryDetector(BaseEstimator):
 
     def predict_exam(self, exam) -> ExamDetection:
         """Heatmaps, candidates and score of one exam (``ExamRecord`` or an in-memory exam with ``load()``)."""
-        check_is_fitted(self, "labeller_", msg=_NOT_CALIBRATED)
-        dense = self._dense(exam)
-        cell_maps = self._side_probabilities(dense)
-        heat = cells_to_pixels(cell_maps, self.embedder.stride, self.embedder.offset, dense.both_breasts.shape)
-        heat = np.clip(heat * dense.both_breasts, 0.0, 1.0)
-        heatmaps = {side: heat[index] for index, side in enumerate(SIDES)}
-        settings = self._candidate_settings()
-        candidates = [c for side in SIDES for c in extract_candidates(heatmaps[side], side=side, **settings)]
-        candidates.sort(key=lambda candidate: -candidate.score)
+        heat = self.heatmaps(exam.load(), name=f"exam {exam.key}")
+        candidates = self.candidate_finder()(heat)
         return ExamDetection(
-            key=str(exam.key), study_id=str(exam.study_id), view=str(exam.view), heatmaps=heatmaps,
+            key=str(exam.key), study_id=str(exam.study_id), view=str(exam.view),
+            heatmaps={side: heat[index] for index, side in enumerate(SIDES)},
             candidates=candidates, score=candidates[0].score if candidates else 0.0, geometry=dict(exam.geometry),
         )
 
-    def _dense(self, exam) -> _DenseExam:
-        stack = np.asarray(exam.load(), dtype=np.float32)
+    def heatmaps(self, stack: np.ndarray, name: str = "exam") -> np.ndarray:
+        """``(2, H, W)`` heatmaps (left, aligned right) of one exam's ``(4, H, W)`` stack, in its frame."""
+        check_is_fitted(self, "labeller_", msg=_NOT_CALIBRATED)
+        dense = self._dense(stack, name)
+        cell_maps = self._side_probabilities(dense)
+        heat = cells_to_pixels(cell_maps, self.embedder.stride, self.embedder.offset, dense.both_breasts.shape)
+        return np.clip(heat * dense.both_breasts, 0.0, 1.0).astype(np.float32)
+
+    def _dense(self, stack: np.ndarray, name: str) -> _DenseExam:
+        stack = np.asarray(stack, dtype=np.float32)
         if stack.ndim != 3 or stack.shape[0] != 4:
-            raise ValueError(f"exam {exam.key}: expected a (4, H, W) stack, got shape {stack.shape}")
+            raise ValueError(f"{name}: expected a (4, H, W) stack, got shape {stack.shape}")
         embeddings = self.embedder(torch.from_numpy(stack[:2, None]))
         both = (stack[2] > 0.5) & (stack[3] > 0.5)
         valid = sample_at_cells(both, self.embedder.stride, self.embedder.offset)
@@ -226,19 +227,7 @@ class AsymmetryDetector(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path, embedder: DenseEmbedder) -> "AsymmetryDetector":
         """A calibrated detector from :meth:`save`'s JSON, using ``embedder`` (which must match the saved one)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no detector calibration file")
-        try:
-            payload = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not a detector calibration (invalid JSON: {error})") from None
-        if not isinstance(payload, dict) or payload.get("format") != CALIBRATION_FORMAT:
-            raise ValueError(f"{path}: not a detector calibration (format is not {CALIBRATION_FORMAT!r})")
-        if payload.get("version") != CALIBRATION_VERSION:
-            raise ValueError(
-                f"{path}: calibration version {payload.get('version')}, this code reads {CALIBRATION_VERSION}"
-            )
+        payload = read_calibration(path)
         detector = cls(embedder, **payload["settings"])
         if payload["embedder"] != detector._embedder_description():
             raise ValueError(
@@ -248,3 +237,51 @@ class AsymmetryDetector(BaseEstimator):
         detector.normal_reference_ = NormalTissueReference.from_dict(payload["normal_reference"])
         detector.n_exams_fit_ = int(payload["n_exams_fit"])
         return detector
+
+
+def read_calibration(path: str | Path) -> dict:
+    """The content of a calibration file written by :meth:`AsymmetryDetector.save`, checked for format and version."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no detector calibration file")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a detector calibration (invalid JSON: {error})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CALIBRATION_FORMAT:
+        raise ValueError(f"{path}: not a detector calibration (format is not {CALIBRATION_FORMAT!r})")
+    if payload.get("version") != CALIBRATION_VERSION:
+        raise ValueError(f"{path}: calibration version {payload.get('version')}, this code reads {CALIBRATION_VERSION}")
+    return payload
+
+
+@dataclass(frozen=True)
+class CandidateFinder:
+    """Step 5 of the detector on its own: both breasts' candidates from an exam's ``(2, H, W)`` heatmaps, best
+    first. What MONAI's postprocessing of one image needs of a calibration, without the encoder."""
+
+    min_distance: float
+    max_candidates: int
+    step: int
+
+    @classmethod
+    def of(cls, settings: dict, embedder: dict) -> "CandidateFinder":
+        """From a detector's settings and its embedder's description (defaults: half a patch, a stride / 8)."""
+        distance = settings.get("min_distance")
+        step = settings.get("candidate_step")
+        return cls(min_distance=float(distance if distance is not None else embedder["patch_size"] / 2),
+                   max_candidates=int(settings["max_candidates"]),
+                   step=int(step if step is not None else max(1, embedder["stride"] // 8)))
+
+    @classmethod
+    def from_calibration(cls, path: str | Path) -> "CandidateFinder":
+        payload = read_calibration(path)
+        return cls.of(payload["settings"], payload["embedder"])
+
+    def __call__(self, heatmaps: np.ndarray) -> list[Candidate]:
+        candidates = [
+            candidate for index, side in enumerate(SIDES)
+            for candidate in extract_candidates(heatmaps[index], side=side, min_distance=self.min_distance,
+                                                max_candidates=self.max_candidates, step=self.step)
+        ]
+        return sorted(candidates, key=lambda candidate: -candidate.score)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from custom.data.files import file_sha256
+from custom.detection.bundle import calibration_is_current
 
 PACKAGE = "custom"
 VENDORED = "scripts"
@@ -51,6 +52,7 @@ class ExportedBundle:
     folder: Path
     archive: Path
     weights_sha256: str
+    calibration: Path | None  # models/detector.json, which inference.json needs; None when none was current
 
 
 def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | None = None,
@@ -58,7 +60,8 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
     """Writes ``out/<name>/`` and ``out/<name>_v<version>.zip`` from the bundle folder ``bundle``.
 
     ``weights``: the encoder's ``state_dict`` (default: the bundle's ``models/model.pt``, which the README's
-    training command writes). ``weights_url``: where the weights will be downloaded from (default: the
+    training command writes). The detector calibration next to them (``detector.json``, a few kB, which
+    ``inference.json`` needs) goes along when it is not older than the weights. ``weights_url``: where the weights will be downloaded from (default: the
     model zoo's hosting of the bundle's version).
 
     Raises:
@@ -88,12 +91,16 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
         digest = file_sha256(staging / "models" / "model.pt")
         url = (weights_url or DEFAULT_WEIGHTS_URL).format(name=name, version=version)
         (staging / "large_files.yml").write_text(large_files_yml("models/model.pt", url, digest))
+        calibration = weights.parent / "detector.json"
+        if calibration_is_current(calibration, weights):
+            shutil.copyfile(calibration, staging / "models" / "detector.json")
         (staging / MARKER).write_text(json.dumps({"source": str(bundle.resolve()), "version": version}) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
         shutil.move(str(staging), folder)
     archive = _zip(folder, Path(out) / f"{name}_v{version}.zip")
-    return ExportedBundle(folder, archive, digest)
+    shipped = folder / "models" / "detector.json"
+    return ExportedBundle(folder, archive, digest, shipped if shipped.is_file() else None)
 
 
 def check_version_rules(metadata: dict, source: Path | str = "metadata.json") -> None:
