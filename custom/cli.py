@@ -7,6 +7,8 @@ import sys
 
 import fire
 
+from custom.bundle_location import DEFAULT_BUNDLE
+
 
 def synth(out: str, studies: int = 120, seed: int = 0, preset: str = "default") -> None:
     """Writes a synthetic screening data set in the VinDr-Mammo layout (DICOM + both CSVs)."""
@@ -51,17 +53,19 @@ def bench(what: str, **options) -> None:
 
 def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", seed: int = 0,  # noqa: A002
             methods: str | None = None, patch_presets: str | None = None, device: str | None = None,
-            amp: bool = True) -> None:
+            amp: bool = True, bundle: str = str(DEFAULT_BUNDLE)) -> None:
     """Pretrains every self-supervised method, our ablations and references under one protocol and writes
     the linear-probe table (``table.md``, ``table.csv``), ROC and t-SNE figures to ``out``.
 
     ``--preset quick`` takes minutes on a CPU, ``--preset paper`` is meant for a GPU. ``--methods`` and
     ``--patch_presets`` take comma-separated subsets (default: all methods, patch presets 96 and 256).
+    ``--bundle``: the bundle whose ``train.json`` trains the Siamese variants (default: the repository's, from
+    its root).
     """
     from custom.compare import compare as run_compare
 
     run_compare(data, out, preset=preset, dataset_format=format, seed=seed, methods=_names(methods),
-                patch_presets=_names(patch_presets), device=device, amp=amp)
+                patch_presets=_names(patch_presets), device=device, amp=amp, bundle=bundle)
 
 
 def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002

@@ -112,3 +112,9 @@ def test_embedding_maps_show_the_same_subsample_of_every_method(tmp_path, monkey
     assert [len(f) for f in fitted] == [50, 50]
     np.testing.assert_allclose(fitted[1], 2 * fitted[0])  # the same patches in both maps
     assert len({tuple(row) for row in fitted[0]}) == 50  # drawn without replacement
+
+
+def test_a_missing_bundle_is_named_before_any_work(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no bundle here .* pass --bundle"):
+        compare(str(tmp_path / "data"), str(tmp_path / "out"), bundle=tmp_path / "nowhere")
+    assert not (tmp_path / "out").exists()

@@ -18,9 +18,8 @@ from ignite.engine import Events
 from monai.bundle import ConfigWorkflow
 
 from custom.bench.memory import peak_memory_mib
+from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
 from custom.losses import GMMSoftLabeller
-
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_siamese_softlabel"
 
 
 def _ceiling_pairs_per_s(network, loss_function, optimizer, precision, batch_size: int, patch: int, steps: int) -> float:
@@ -56,15 +55,17 @@ def _gmm_refit_seconds(count: int = 1_000_000, repeats: int = 3) -> float:
 
 
 def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, batch_size: int = 32,
-                pairs_per_exam: int = 16, patch: str = "96", amp: bool = True, seed: int = 0) -> dict:
+                pairs_per_exam: int = 16, patch: str = "96", amp: bool = True, seed: int = 0,
+                bundle: str | Path = DEFAULT_BUNDLE) -> dict:
     """Prints training pairs/s after the first epoch, the ceiling, their ratio, peak memory, and the GMM
-    refit time on 10^6 distances."""
+    refit time on 10^6 distances; ``bundle``: the bundle whose ``train.json`` is measured."""
+    bundle = bundle_folder(bundle)
     if epochs < 2:
         raise ValueError(f"bench train needs at least 2 epochs (the first one warms up), got {epochs}")
     with tempfile.TemporaryDirectory() as scratch:
         dataset_dir = data or str(Path(scratch) / "data")
         workflow = ConfigWorkflow(
-            config_file=str(BUNDLE / "configs" / "train.json"), workflow_type="train", run_id="training",
+            config_file=str(bundle / "configs" / "train.json"), workflow_type="train", run_id="training",
             bundle_root=scratch, dataset_dir=dataset_dir, synthetic_studies=studies, max_epochs=epochs,
             batch_size=batch_size, pairs_per_exam=pairs_per_exam, patch_preset=patch, amp=amp, seed=seed,
         )

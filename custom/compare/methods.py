@@ -20,7 +20,6 @@ from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl import SSL_METHODS, train_ssl
 
 logger = logging.getLogger(__name__)
-BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "mammo_siamese_softlabel"
 DONE_FILE = "done.json"
 
 
@@ -33,11 +32,12 @@ class Pretrained:
 
 
 def pretrain(method: str, *, source: MammoDataSource, pair_dataset, budget: PresetBudget, seed: int,
-             device: torch.device, amp: bool, out_dir: Path) -> Pretrained:
-    """Pretrains ``method`` into ``out_dir`` (or loads a finished run from there)."""
+             device: torch.device, amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
+    """Pretrains ``method`` into ``out_dir`` (or loads a finished run from there); the Siamese variants train
+    through the configs of ``bundle``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if method in SIAMESE_VARIANTS:
-        return _siamese(method, source, budget, seed, device, amp, out_dir)
+        return _siamese(method, source, budget, seed, device, amp, out_dir, bundle)
     if method in SSL_METHODS:
         start = time.perf_counter()
         encoder = train_ssl(method, pair_dataset, epochs=budget.epochs, batch_size=budget.batch_size,
@@ -70,7 +70,7 @@ def _mark_done(out_dir: Path, settings: dict, seconds: float) -> None:
 
 
 def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,
-             amp: bool, out_dir: Path) -> Pretrained:
+             amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
     """Our method (or an ablation) through the bundle's own ``train.json``: what users run is what is compared."""
     overrides = {
         "dataset_dir": str(source.dataset_dir), "dataset_format": source.dataset_format,
@@ -82,8 +82,8 @@ def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: i
         **SIAMESE_VARIANTS[method],
     }
     workflow = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"), meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=str(BUNDLE / "configs" / "logging.conf"), workflow_type="train", run_id="training",
+        config_file=str(bundle / "configs" / "train.json"), meta_file=str(bundle / "configs" / "metadata.json"),
+        logging_file=str(bundle / "configs" / "logging.conf"), workflow_type="train", run_id="training",
         bundle_root=str(out_dir), **overrides,
     )
     workflow.initialize()

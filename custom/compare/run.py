@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
 from custom.compare.methods import pretrain
 from custom.compare.protocol import make_protocol
 from custom.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
@@ -29,7 +30,7 @@ TABLE_TASKS = (*TASKS, MATCHED_TASK)
 def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "vindr", seed: int = 0,
             methods: tuple[str, ...] | None = None, patch_presets: tuple[str, ...] | None = None,
             device: str | None = None, amp: bool = True, embedding_maps: bool = True,
-            probe_options: dict | None = None) -> list[dict]:
+            probe_options: dict | None = None, bundle: str | Path = DEFAULT_BUNDLE) -> list[dict]:
     """Runs the comparison; returns the table rows and writes ``table.md``, ``table.csv``, figures.
 
     ``data`` is a data set in a supported layout; an empty or missing folder gets the synthetic
@@ -40,8 +41,10 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     gets the same patches, seed, epochs, batch size and learning rate, and embeds the probe patches with the
     same mixed precision as it pretrained with (``amp``). Finished methods are not trained
     again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
-    (e.g. ``min_samples_per_class`` for a tiny data set).
+    (e.g. ``min_samples_per_class`` for a tiny data set). ``bundle``: the bundle whose ``train.json`` trains the
+    Siamese variants.
     """
+    bundle = bundle_folder(bundle)
     protocol = make_protocol(preset, seed, methods, patch_presets, amp)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             logger.info("patch preset %s: %s", patch_preset, method)
             torch.manual_seed(seed)
             trained = pretrain(method, source=source, pair_dataset=pairs, budget=budget, seed=seed,
-                               device=torch_device, amp=protocol.amp, out_dir=preset_dir / method)
+                               device=torch_device, amp=protocol.amp, out_dir=preset_dir / method, bundle=bundle)
             # one memory layout for a freshly trained and a reloaded encoder: in bf16 the two round differently
             embedded = embed_patches(precision.prepare_model(trained.features), loader, device=torch_device, progress=False,
                                      autocast_dtype=precision.dtype, channels_last=precision.channels_last)
