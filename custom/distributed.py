@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch.distributed as dist
 
 
@@ -44,13 +42,3 @@ def broadcast_buffers_from_main(module) -> None:
     if is_distributed():
         for buffer in module.buffers():
             dist.broadcast(buffer, src=0)
-
-
-@contextmanager
-def main_process_first():
-    """Under torchrun, the main process runs the block first (say, writing a cache) while the others wait."""
-    if is_distributed() and not is_main_process():
-        dist.barrier()
-    yield
-    if is_distributed() and is_main_process():
-        dist.barrier()

@@ -7,9 +7,9 @@ import logging
 from functools import cached_property
 from pathlib import Path
 
+import ignite.distributed as idist
 import pandas as pd
 
-from custom.distributed import main_process_first
 from custom.data.exam_cache import ExamRecord, prepare_exams
 from custom.data.manifest import build_manifest
 from custom.data.pair_dataset import ContralateralPairDataset, LabelledPatchDataset
@@ -82,7 +82,7 @@ class MammoDataSource:
 
     @cached_property
     def manifest(self) -> pd.DataFrame:
-        with main_process_first():
+        with idist.one_rank_first():  # rank 0 writes, the others wait, then read
             self._ensure_synthetic()
         return build_manifest(self.dataset_format, self.dataset_dir, seed=self.seed, report=self.report)
 
@@ -90,7 +90,7 @@ class MammoDataSource:
     def exams(self) -> list[ExamRecord]:
         exam_dir = self.cache_dir / f"exams_{self.patch_preset_name}_{self.registration}"
         manifest = self.manifest
-        with main_process_first():
+        with idist.one_rank_first():  # rank 0 writes, the others wait, then read
             return prepare_exams(
                 manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
                 downsample=self.preset["spacing"] / self.assumed_pixel_spacing if self.assumed_pixel_spacing else None,
