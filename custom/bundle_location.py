@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_BUNDLE = Path("bundles") / "mammo_siamese_softlabel"
+DEFAULT_BUNDLE = "bundles/mammo_siamese_softlabel"
 
 
 def bundle_folder(path: str | Path = DEFAULT_BUNDLE) -> Path:

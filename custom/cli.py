@@ -53,7 +53,7 @@ def bench(what: str, **options) -> None:
 
 def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", seed: int = 0,  # noqa: A002
             methods: str | None = None, patch_presets: str | None = None, device: str | None = None,
-            amp: bool = True, bundle: str = str(DEFAULT_BUNDLE)) -> None:
+            amp: bool = True, bundle: str = DEFAULT_BUNDLE) -> None:
     """Pretrains every self-supervised method, our ablations and references under one protocol and writes
     the linear-probe table (``table.md``, ``table.csv``), ROC and t-SNE figures to ``out``.
 
@@ -73,7 +73,7 @@ def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | Non
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
     95% CIs, of the bundle's detector and of the raw-pixel baseline, on ``split`` of ``data`` (default: the
     bundle's synthetic data); writes JSON, CSV and ``froc.png`` to ``out``."""
-    from custom.evaluation.detection_run import evaluate_detection_run
+    from custom.detection.evaluate_run import evaluate_detection_run
 
     evaluate_detection_run(bundle, out, data=data, dataset_format=format, split=split, seed=seed, device=device,
                            n_bootstrap=n_bootstrap)

@@ -17,7 +17,8 @@ import torch
 from monai.bundle import ConfigWorkflow
 from PIL import Image
 
-from custom.engines import CoTrainingIteration, MixedPrecision, SoftLabelBank
+from custom.engines import CoTrainingIteration, SoftLabelBank
+from custom.training import MixedPrecision
 from custom.networks import SiameseEncoder
 from tests.layout_fixtures import tree_digest
 

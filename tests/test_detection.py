@@ -331,7 +331,7 @@ def test_evaluate_detection_tests_on_the_benchmark_with_paired_differences(tmp_p
     """python -m custom evaluate-detection on a bundle trained on synthetic data: calibrated on the bundle's
     training exams, tested on the benchmark's evaluation set (the tests' tiny stand-in), with the Siamese
     detector's paired differences to bilateral subtraction and to the raw-pixel embedding."""
-    from custom.evaluation.detection_run import evaluate_detection_run
+    from custom.detection.evaluate_run import evaluate_detection_run
     from custom.networks import seeded_encoder
 
     bundle = tmp_path / "bundle"

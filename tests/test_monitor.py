@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from custom.engines.monitor import EmbeddingMonitor, effective_rank, quick_probe_auc
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.networks import CoTrainedSiamesePair
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from custom.engines import SoftLabelBank, SoftLabelRefreshHandler
 from custom.engines import handlers
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 
 
 def _engine(epoch: int):

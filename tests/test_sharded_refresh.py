@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import Dataset
 
 from custom.engines.embedding import pair_distances
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.losses import GMMSoftLabeller
 from custom.networks import CoTrainedSiamesePair
 

@@ -15,7 +15,7 @@ from monai.engines import SupervisedTrainer
 from scipy.linalg import hadamard
 from torch.utils.data import DataLoader, Dataset
 
-from custom.engines import MixedPrecision
+from custom.training import MixedPrecision
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl import (
     BYOL,

@@ -23,7 +23,7 @@ from custom.data.manifest import build_manifest
 from custom.data.presets import patch_preset
 from custom.detection import AsymmetryDetector, EncoderDenseEmbedder
 from custom.detection.dense import grid_shape
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.networks import seeded_encoder
 
 

@@ -21,7 +21,7 @@ from custom.data.pair_dataset import LabelledPatchDataset
 from custom.data.synthetic.benchmark import CALIBRATION_TRAIN_SET, EVALUATION_SET, benchmark_root, benchmark_source
 from custom.data.synthetic.fingerprint import generator_fingerprint
 from custom.data.synthetic.vindr import SYNTHETIC_VERSION
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 
 logger = logging.getLogger(__name__)
 

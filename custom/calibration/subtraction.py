@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from custom.data.exam_cache import ExamRecord
 from custom.detection.subtraction import BilateralSubtraction
-from custom.evaluation.detection_run import detection_records
+from custom.detection.evaluate_run import detection_records
 from custom.evaluation.froc import ExamScore, ImageDetections, exam_auc, froc_at
 
 KINDS = {"Mass": "mass", "Suspicious Calcification": "calcification", "Architectural Distortion": "distortion"}

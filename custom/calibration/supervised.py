@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from custom.data.pair_dataset import LabelledPatchDataset
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.evaluation.metrics import roc_auc
 from custom.networks import seeded_encoder
 

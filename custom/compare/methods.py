@@ -14,7 +14,7 @@ from torch import nn
 
 from custom.compare.protocol import SIAMESE_VARIANTS, PresetBudget
 from custom.data.source import MammoDataSource
-from custom.engines.handlers import atomic_torch_save
+from custom.training import atomic_torch_save
 from custom.evaluation.references import BackboneFeatures, RawPixelEncoder, train_supervised_encoder
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl import SSL_METHODS, train_ssl

@@ -15,7 +15,7 @@ from custom.compare.methods import pretrain
 from custom.compare.protocol import make_protocol
 from custom.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
 from custom.data.source import MammoDataSource
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
 from custom.evaluation.plots import plot_roc_comparison
 from custom.evaluation.probe_bootstrap import paired_differences

@@ -18,7 +18,7 @@ from custom.detection.detector import AsymmetryDetector
 from custom.detection.detector import ExamDetection
 from custom.detection.exams import ImageInput, SingleBreastView, exams_from_images, study_images
 from custom.detection.outputs import StudyWriter
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 
 # "L_CC=path", "RMLO=path", "left-mlo=path": laterality and view for a file that names neither
 _NAMED_IMAGE = re.compile(r"^(L|R|LEFT|RIGHT)[_-]?(CC|MLO|ML)=(.+)$", re.IGNORECASE)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.networks.siamese import SiameseEncoder
 
 # ResNet-18 halves the resolution four times after its first convolution (max pool, layers 2, 3 and 4).

@@ -35,7 +35,7 @@ from custom.detection.dense import EncoderDenseEmbedder
 from custom.detection.detector import SIDES, AsymmetryDetector, CandidateFinder
 from custom.detection.exams import ImageInput, exams_from_images
 from custom.detection.outputs import candidate_to_original, heatmap_to_original
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 

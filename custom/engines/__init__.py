@@ -1,18 +1,16 @@
-"""Training engine of the co-trained Siamese networks: iteration, soft labels, handlers, precision."""
+"""Training engine of the co-trained Siamese networks: iteration, soft labels and their refresh, checkpoints,
+the embedding monitor, pair augmentation. The modality-free pieces it builds on are in ``custom.training``."""
 
 from custom.engines.cotraining import CoTrainingIteration
-from custom.engines.handlers import ProgressBarHandler, SoftLabelRefreshHandler, TrainingCheckpoint
+from custom.engines.handlers import SoftLabelRefreshHandler, TrainingCheckpoint
 from custom.engines.monitor import EmbeddingMonitor
 from custom.engines.pair_augment import PairAugmentation
-from custom.engines.precision import MixedPrecision
 from custom.engines.soft_label_bank import SoftLabelBank
 
 __all__ = [
     "CoTrainingIteration",
     "EmbeddingMonitor",
-    "MixedPrecision",
     "PairAugmentation",
-    "ProgressBarHandler",
     "SoftLabelBank",
     "SoftLabelRefreshHandler",
     "TrainingCheckpoint",

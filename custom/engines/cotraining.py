@@ -6,7 +6,7 @@ import torch
 from ignite.engine import Engine
 
 from custom.engines.pair_augment import PairAugmentation
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.engines.soft_label_bank import SoftLabelBank
 
 

@@ -8,12 +8,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from custom.distributed import broadcast_buffers_from_main, gather_to_all, is_main_process, rank_and_world_size
-from custom.engines.precision import MixedPrecision
-
-
-def unwrap(network: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a DistributedDataParallel wrapper, or the module itself."""
-    return getattr(network, "module", network)
+from custom.training import MixedPrecision, unwrap
 
 
 @torch.no_grad()

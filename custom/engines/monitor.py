@@ -22,8 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from custom.data.pair_dataset import LabelledPatchDataset
-from custom.engines.embedding import unwrap
-from custom.engines.precision import MixedPrecision
+from custom.training import unwrap
+from custom.training.precision import MixedPrecision
 
 logger = logging.getLogger(__name__)
 

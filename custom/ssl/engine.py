@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from ignite.engine import Engine
 
-from custom.engines.embedding import unwrap
-from custom.engines.precision import MixedPrecision
+from custom.training import unwrap
+from custom.training.precision import MixedPrecision
 from custom.ssl.augment import TwoViewAugment
 
 

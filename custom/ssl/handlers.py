@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from custom.engines.handlers import EpochCheckpoint
+from custom.training import EpochCheckpoint
 from custom.ssl.augment import TwoViewAugment
 
 

@@ -19,8 +19,8 @@ from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
 from torch.utils.data import DataLoader, Dataset
 
-from custom.engines.handlers import atomic_torch_save
-from custom.engines.precision import MixedPrecision
+from custom.training import atomic_torch_save
+from custom.training.precision import MixedPrecision
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl.augment import TwoViewAugment
 from custom.ssl.dataset import SinglePatchDataset

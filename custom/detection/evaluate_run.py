@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from custom.data.source import MammoDataSource
 from custom.detection import AsymmetryDetector, EncoderDenseEmbedder, RawPixelDenseEmbedder, trained_encoder
-from custom.engines.precision import MixedPrecision
+from custom.training.precision import MixedPrecision
 from custom.detection.subtraction import BilateralSubtraction
 from custom.evaluation.froc import (
     ExamScore,
