@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import custom.data.exam_cache as exam_cache
+import custom.training.atomic as atomic
 from custom.data import MammogramReadError, MammoDataSource, SkipReport, build_manifest, prepare_exams, read_mammogram
 from custom.data.parallel import default_workers
 from tests.archive_fixtures import run_cli as run_cli_parts
@@ -245,7 +245,7 @@ def test_a_disk_that_fills_up_is_named_and_leaves_no_partial_file(archive, worke
             raise OSError(errno.ENOSPC, "No space left on device")
         return handle
 
-    monkeypatch.setattr(exam_cache, "open", open_on_a_filling_disk, raising=False)
+    monkeypatch.setattr(atomic, "open", open_on_a_filling_disk, raising=False)  # the cache's writer
     report = SkipReport()
     cache = tmp_path / "cache"
     exams = prepare_exams(build_manifest("vindr", archive), cache, spacing=0.5, num_workers=workers, report=report,

@@ -14,10 +14,10 @@ from torch import nn
 
 from custom.compare.protocol import SIAMESE_VARIANTS, PresetBudget
 from custom.data.source import MammoDataSource
-from custom.training import atomic_torch_save
 from custom.evaluation.references import BackboneFeatures, RawPixelEncoder, train_supervised_encoder
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl import SSL_METHODS, train_ssl
+from custom.training import atomic_torch_save, atomic_write_json
 
 logger = logging.getLogger(__name__)
 DONE_FILE = "done.json"
@@ -64,9 +64,7 @@ def _finished(out_dir: Path, settings: dict) -> float | None:
 
 
 def _mark_done(out_dir: Path, settings: dict, seconds: float) -> None:
-    tmp = out_dir / (DONE_FILE + ".tmp")
-    tmp.write_text(json.dumps({"settings": settings, "wall_seconds": seconds}, indent=2))
-    tmp.replace(out_dir / DONE_FILE)
+    atomic_write_json(out_dir / DONE_FILE, {"settings": settings, "wall_seconds": seconds})
 
 
 def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,

@@ -35,6 +35,7 @@ from custom.data.manifest import findings_of
 from custom.data.parallel import map_reporting
 from custom.data.reader import read_mammogram
 from custom.data.report import SkipReport
+from custom.training import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 CACHE_VERSION = 2  # 2: records carry the array's SHA-256
@@ -200,13 +201,9 @@ def _atomic_write(path: Path, data: bytes) -> str:
 
     A failed write (a full disk) removes the partial file and names the cache file and the problem.
     """
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise MammogramReadError(
             path, f"cannot write the cache file ({error.strerror or error}); free space there or set cache_dir"
         ) from None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +10,12 @@ import torch
 from ignite.engine import Engine, Events
 
 from custom.data.pair_dataset import WEAK_NORMAL, ContralateralPairDataset
-from custom.engines.diagnostics import soft_label_report
 from custom.distributed import broadcast_from_main, is_main_process
+from custom.engines.diagnostics import soft_label_report
 from custom.engines.embedding import pair_distances
 from custom.engines.soft_label_bank import SoftLabelBank
 from custom.losses import GMMSoftLabeller
-from custom.training import EpochCheckpoint, MixedPrecision
+from custom.training import EpochCheckpoint, MixedPrecision, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -154,10 +152,7 @@ class SoftLabelRefreshHandler:
         if self.output_dir is None:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        target = self.output_dir / "soft_label_stats.json"
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.history, indent=2))
-        os.replace(tmp, target)
+        atomic_write_json(self.output_dir / "soft_label_stats.json", self.history)
 
 
 class TrainingCheckpoint(EpochCheckpoint):

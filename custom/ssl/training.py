@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -19,13 +18,13 @@ from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
 from torch.utils.data import DataLoader, Dataset
 
-from custom.training import atomic_torch_save
-from custom.training.precision import MixedPrecision
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl.augment import TwoViewAugment
 from custom.ssl.dataset import SinglePatchDataset
 from custom.ssl.engine import SSLIteration
 from custom.ssl.registry import build_ssl_method, check_ssl_method
+from custom.training import atomic_torch_save, atomic_write_json
+from custom.training.precision import MixedPrecision
 
 # the optimiser of the bundle's train.json (AdamW, weight decay 1e-4), so every method gets the same one
 WEIGHT_DECAY = 1e-4
@@ -105,11 +104,11 @@ def train_ssl(
     wall_seconds = time.perf_counter() - start
 
     atomic_torch_save(method.encoder.state_dict(), out_dir / MODEL_FILE)
-    _write_json(out_dir / LOG_FILE, {
+    atomic_write_json(out_dir / LOG_FILE, {
         "method": method_name, "steps": trainer.state.iteration, "epoch_mean_loss": epoch_losses,
         "wall_seconds": wall_seconds, "device": str(device), "autocast_dtype": str(precision.dtype),
     })
-    _write_json(out_dir / SETTINGS_FILE, settings)
+    atomic_write_json(out_dir / SETTINGS_FILE, settings)
     logger.info("%s: %d steps in %.1f s, last epoch mean loss %.4f", method_name, trainer.state.iteration,
                 wall_seconds, epoch_losses[-1])
     return _load_encoder(out_dir / MODEL_FILE, device)
@@ -161,7 +160,3 @@ def _load_encoder(path: Path, device: torch.device) -> SiameseEncoder:
     return encoder.to(device).eval()
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
 from ignite.engine import Engine, Events
 
+from custom.training.atomic import atomic_torch_save
 from custom.training.modules import unwrap
 
 logger = logging.getLogger(__name__)
@@ -22,13 +22,6 @@ def restore_progress(engine: Engine, progress: dict, checkpoint: Path) -> None:
     if engine.state.epoch >= engine.state.max_epochs:
         logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
         engine.terminate()
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    """Writes to a temporary file first, so that an interrupted save never leaves a broken checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class EpochCheckpoint:

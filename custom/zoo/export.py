@@ -24,6 +24,7 @@ import torch
 
 from custom.data.files import file_sha256
 from custom.detection.bundle import calibration_is_current
+from custom.training import replaced_when_done
 
 PACKAGE = "custom"
 VENDORED = "scripts"
@@ -61,8 +62,8 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
 
     ``weights``: the encoder's ``state_dict`` (default: the bundle's ``models/model.pt``, which the README's
     training command writes). The detector calibration next to them (``detector.json``, a few kB, which
-    ``inference.json`` needs) goes along when it is not older than the weights. ``weights_url``: where the weights will be downloaded from (default: the
-    model zoo's hosting of the bundle's version).
+    ``inference.json`` needs) goes along when it is not older than the weights. ``weights_url``: where the
+    weights will be downloaded from (default: the model zoo's hosting of the bundle's version).
 
     Raises:
         FileNotFoundError: no such bundle, or no weights (train first or pass ``weights``).
@@ -208,10 +209,8 @@ def zoo_formatted(code: str, path: Path | str = "<code>") -> str:
 
 def _zip(folder: Path, archive: Path) -> Path:
     """The folder zipped with the bundle's name as its top folder, as ``monai.bundle.download`` unpacks it."""
-    tmp = archive.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zipped:
+    with replaced_when_done(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zipped:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.name != MARKER:
                 zipped.write(path, Path(folder.name) / path.relative_to(folder))
-    tmp.replace(archive)
     return archive
