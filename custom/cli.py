@@ -20,7 +20,8 @@ def synth(out: str, studies: int = 120, seed: int = 0, preset: str = "default") 
 def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa: A002 - the user-facing flag
              val_fraction: float = 0.1, test_fraction: float = 0.2, check: bool = False,
              workers: int | None = None) -> None:
-    """Reads a data set in a supported layout (vindr, cbis, inbreast, csv) into one manifest CSV.
+    """Reads a data set in a supported layout (``--format``: vindr, cbis, inbreast, csv, or any layout in
+    ``custom.data.readers.registry.READERS``) into one manifest CSV.
 
     ``--check`` opens every listed image once (in ``--workers`` processes, default one per CPU up to 8) and
     leaves out, and reports, those that cannot be decoded or whose tags contradict the annotations.

@@ -10,9 +10,9 @@ import pytest
 
 from custom.data.errors import MammogramReadError
 from custom.data.manifest import (
-    MANIFEST_COLUMNS, assign_patient_splits, findings_of, manifest_frame, parse_birads, parse_density,
-    parse_laterality, parse_pathology, parse_view, read_manifest, summarise, write_manifest,
+    MANIFEST_COLUMNS, assign_patient_splits, findings_of, manifest_frame, read_manifest, summarise, write_manifest,
 )
+from custom.data.readers.common import parse_birads, parse_density, parse_laterality, parse_pathology, parse_view
 
 
 def sample_manifest() -> pd.DataFrame:

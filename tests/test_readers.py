@@ -358,3 +358,19 @@ def test_generic_nifti_box_needs_height_and_width(tmp_path):
     assert read_generic_csv(tmp_path / "unsized.csv", report=report).empty
     (path, problem), = report.items
     assert path == str((tmp_path / "scan.nii.gz").resolve()) and "height and width" in problem
+
+
+def test_the_registry_names_every_reader_and_no_reader_is_loaded_with_the_manifest():
+    import subprocess
+    import sys
+
+    from custom.data.readers.registry import READERS, reader_for
+
+    for layout in READERS:
+        assert callable(reader_for(layout)), layout
+    with pytest.raises(ValueError, match=r"unknown data-set format 'dicomdir'; expected one of \['cbis', 'csv'"):
+        reader_for("dicomdir")
+    code = ("import sys, custom.data.manifest; "
+            "print(sorted(m for m in sys.modules if m.startswith('custom.data.readers.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['custom.data.readers.common', 'custom.data.readers.registry']"

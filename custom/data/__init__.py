@@ -16,6 +16,7 @@ _EXPORTS = {
     "custom.data.report": ("SkipReport",),
     "custom.data.manifest": ("MANIFEST_COLUMNS", "build_manifest", "read_manifest", "write_manifest", "findings_of",
                              "assign_patient_splits", "summarise"),
+    "custom.data.readers.registry": ("READERS", "reader_for"),
     "custom.data.check": ("check_images",),
     "custom.data.exam_cache": ("ExamRecord", "prepare_exams"),
     "custom.data.pair_dataset": ("ContralateralPairDataset", "LabelledPatchDataset"),

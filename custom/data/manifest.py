@@ -1,23 +1,23 @@
 """The manifest: one row per image, the one table every later stage reads (docs/architecture.md).
 
-Besides reading, writing and splitting manifests, this module holds the value parsers and the box check
-that all data-set readers share, so that every layout maps BI-RADS, density, pathology and boxes the
-same way.
+Reading, writing and splitting manifests, and building one from a data set with the reader its layout names
+(``custom.data.readers.registry``). The value parsers every reader shares are in
+``custom.data.readers.common``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from custom.data.errors import MammogramReadError
+from custom.data.readers.common import is_blank
+from custom.data.readers.registry import reader_for
 from custom.data.report import SkipReport
 
 logger = logging.getLogger(__name__)
@@ -29,104 +29,7 @@ MANIFEST_COLUMNS = [
 SPLITS = ("train", "val", "test")
 
 _ID_COLUMNS = ["dataset", "patient_id", "study_id", "image_id", "laterality", "view", "path"]
-_BIRADS = re.compile(r"^(?:BI-?RADS\s*)?([0-6])\s*[A-C]?$", re.IGNORECASE)
-_DENSITY = re.compile(r"^(?:DENSITY\s*)?([A-D1-4])$", re.IGNORECASE)
-_LATERALITY = {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}
-_VIEW = {"CC": "CC", "MLO": "MLO", "ML": "MLO"}  # INbreast names its MLO views "ML"
-_PATHOLOGY = {"MALIGNANT": "malignant", "BENIGN": "benign", "BENIGN_WITHOUT_CALLBACK": "benign"}
 
-
-# ---- value parsers shared by the readers (ValueError on anything they do not recognise) ----
-
-def is_blank(value: object) -> bool:
-    """Empty cell: None, NaN/NA or whitespace only."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-def parse_birads(value) -> int | None:
-    """'BI-RADS 4', '4', '4a'/'4b'/'4c' (INbreast) -> 4; empty -> None."""
-    if is_blank(value):
-        return None
-    match = _BIRADS.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"unparseable BI-RADS {value!r}")
-    return int(match.group(1))
-
-
-def parse_density(value) -> str | None:
-    """'DENSITY C', 'C' or the ACR number '3' -> 'C'; empty -> None."""
-    if is_blank(value):
-        return None
-    match = _DENSITY.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"unparseable breast density {value!r}")
-    code = match.group(1).upper()
-    return "ABCD"[int(code) - 1] if code.isdigit() else code
-
-
-def parse_laterality(value) -> str:
-    """'L'/'LEFT' -> 'L', 'R'/'RIGHT' -> 'R'."""
-    text = "" if is_blank(value) else str(value).strip().upper()
-    if text not in _LATERALITY:
-        raise ValueError(f"unknown laterality {value!r}")
-    return _LATERALITY[text]
-
-
-def parse_view(value) -> str:
-    """'CC' -> 'CC'; 'MLO' and INbreast's 'ML' -> 'MLO'."""
-    text = "" if is_blank(value) else str(value).strip().upper()
-    if text not in _VIEW:
-        raise ValueError(f"unknown view {value!r}")
-    return _VIEW[text]
-
-
-def parse_pathology(value) -> str | None:
-    """CBIS's MALIGNANT / BENIGN / BENIGN_WITHOUT_CALLBACK (any case) -> 'malignant' / 'benign'; empty -> None."""
-    if is_blank(value):
-        return None
-    text = str(value).strip().upper()
-    if text not in _PATHOLOGY:
-        raise ValueError(f"unknown pathology {value!r}")
-    return _PATHOLOGY[text]
-
-
-def make_finding(category: str, birads: int | None, pathology: str | None, box: Sequence[float]) -> dict:
-    """One finding in the manifest's JSON shape (box in original pixels: xmin, ymin, xmax, ymax)."""
-    return {"category": category, "birads": birads, "pathology": pathology, "box": [float(v) for v in box]}
-
-
-def add_finding(findings: list[dict], finding: dict, *, source: str | Path, context: str,
-                report: SkipReport) -> None:
-    """Appends ``finding`` unless an identical one is there already (reported): an exact repeat of an
-    annotation row, from a copy-paste or a merged export, would count one lesion twice."""
-    if finding in findings:
-        report.skip(source, f"duplicate finding: {context} repeats {finding['category']} at {finding['box']}")
-        return
-    findings.append(finding)
-
-
-def fit_box(box: Sequence[float], shape: tuple[int, int], *, source: str | Path, context: str,
-            report: SkipReport) -> list[float] | None:
-    """The box clipped to an image of ``shape = (H, W)``, or None (reported) when it is unusable.
-
-    A box partly outside is clipped with a warning (annotation tools overshoot the border); one entirely
-    outside, not finite, or with min above max belongs to another image or is corrupt, and is skipped.
-    """
-    x0, y0, x1, y1 = (float(v) for v in box)
-    height, width = shape
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 > x1 or y0 > y1:
-        report.skip(source, f"invalid box: {context}: {[x0, y0, x1, y1]} is not finite or has min above max")
-        return None
-    clipped = [max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))]
-    if clipped[0] > clipped[2] or clipped[1] > clipped[3] or clipped[0] >= width or clipped[1] >= height:
-        report.skip(source, f"box outside image: {context}: {[x0, y0, x1, y1]} lies outside the {height}x{width} image")
-        return None
-    if clipped != [x0, y0, x1, y1]:
-        logger.warning("%s: %s: box %s partly outside the %dx%d image, clipped to %s",
-                       source, context, [x0, y0, x1, y1], height, width, clipped)
-    return clipped
 
 
 # ---- the manifest table ----
@@ -221,18 +124,11 @@ def _shuffled(patients: list, rng: np.random.Generator) -> list:
 
 def build_manifest(fmt: str, root: str | Path, *, seed: int = 0, val_fraction: float = 0.1,
                    test_fraction: float = 0.2, report: SkipReport | None = None) -> pd.DataFrame:
-    """Reads a data set in layout ``fmt`` (vindr, cbis, inbreast, csv) and assigns patient splits."""
-    # Imported here: the readers import this module's parsers, so a module-level import would be circular.
-    from custom.data.readers.cbis import read_cbis
-    from custom.data.readers.generic import read_generic_csv
-    from custom.data.readers.inbreast import read_inbreast
-    from custom.data.readers.vindr import read_vindr
-
-    readers = {"vindr": read_vindr, "cbis": read_cbis, "inbreast": read_inbreast, "csv": read_generic_csv}
-    if fmt not in readers:
-        raise ValueError(f"unknown data-set format {fmt!r}; expected one of {sorted(readers)}")
+    """Reads a data set in layout ``fmt`` (a name in ``custom.data.readers.registry.READERS``) and assigns
+    patient splits."""
+    read = reader_for(fmt)
     report = report if report is not None else SkipReport()
-    df = drop_duplicate_ids(readers[fmt](root, report=report), report)
+    df = drop_duplicate_ids(read(root, report=report), report)
     if df.empty:
         raise MammogramReadError(root, f"no images found ({fmt} layout; {len(report)} input(s) skipped)")
     df = assign_patient_splits(df, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)

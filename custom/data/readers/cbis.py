@@ -18,11 +18,11 @@ import pydicom
 
 from custom.data.errors import MammogramReadError
 from custom.data.files import resolved
-from custom.data.manifest import (
-    add_finding, fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality, parse_pathology,
-    parse_view,
+from custom.data.manifest import manifest_frame
+from custom.data.readers.common import (
+    add_finding, fit_box, image_shape, make_finding, parse_birads, parse_density, parse_laterality,
+    parse_pathology, parse_view, read_table,
 )
-from custom.data.readers.generic import image_shape, read_table
 from custom.data.report import SkipReport
 
 logger = logging.getLogger(__name__)

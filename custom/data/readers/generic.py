@@ -1,92 +1,28 @@
-"""A documented generic CSV layout (docs/data_formats.md), and the file access all readers share.
-
-``read_table`` and ``image_shape`` live here because the generic layout is the one that needs them in
-full generality (any CSV, any image type); the data-set readers use them for their own files.
-"""
+"""A documented generic CSV layout (docs/data_formats.md)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
-from custom.data.dicom import read_header
 from custom.data.errors import MammogramReadError
-from custom.data.files import checked_file, resolved
-from custom.data.manifest import (
-    SPLITS, add_finding, fit_box, is_blank, make_finding, manifest_frame, parse_birads, parse_density,
-    parse_laterality, parse_pathology, parse_view,
+from custom.data.files import resolved
+from custom.data.manifest import SPLITS, manifest_frame
+from custom.data.readers.common import (
+    NIFTI_SUFFIXES, BOX_COLUMNS, add_finding, fit_box, image_shape, is_blank, make_finding, parse_birads,
+    parse_density, parse_laterality, parse_pathology, parse_view, read_table,
 )
 from custom.data.reader import identify
 from custom.data.report import SkipReport
 
 DEFAULT_CSV_NAME = "dataset.csv"
 REQUIRED_COLUMNS = ("patient_id", "study_id", "path")
-BOX_COLUMNS = ("xmin", "ymin", "xmax", "ymax")
-_DICOM_SUFFIXES = {".dcm", ".dicom", ""}
-_NIFTI_SUFFIXES = (".nii.gz", ".nii")
-
-
-def read_table(path: Path, *, required: tuple[str, ...], sep: str = ",") -> pd.DataFrame:
-    """A CSV as strings with empty cells as '' (ids such as '00012' must not become numbers).
-
-    A missing or unreadable file, or a missing required column, is fatal: without its table the data set
-    cannot be read at all.
-    """
-    if not path.is_file():
-        raise MammogramReadError(path, "annotation file not found")
-    try:
-        text = _utf8_text(path)
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise MammogramReadError(path, f"unreadable CSV: {error}") from error
-    table.columns = [str(c).strip() for c in table.columns]
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise MammogramReadError(path, f"missing columns {missing}; found {list(table.columns)}")
-    return table.apply(lambda column: column.str.strip())
-
-
-def _utf8_text(path: Path) -> str:
-    """The file as UTF-8 text (a byte-order mark is allowed); anything else is named with its line number."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise MammogramReadError(
-            path, f"not UTF-8 text: line {line} holds byte 0x{data[error.start]:02x} (saved as Latin-1 or "
-                  "Windows-1252?); re-save the CSV as UTF-8"
-        ) from None
-
-
-def image_shape(path: Path) -> tuple[int, int]:
-    """(rows, columns) of an image from its header only: DICOM without pixel data, or any PIL format.
-
-    Raises MammogramReadError for an unreadable header, and for NIfTI, whose axis order the header
-    alone does not settle.
-    """
-    if path.name.lower().endswith(_NIFTI_SUFFIXES):
-        raise MammogramReadError(path, "NIfTI size is not read from the header: give height and width columns")
-    if path.suffix.lower() in _DICOM_SUFFIXES:
-        header = read_header(path)
-        if "Rows" not in header or "Columns" not in header:
-            raise MammogramReadError(path, "no image size in the DICOM header (Rows/Columns missing)")
-        return int(header.Rows), int(header.Columns)
-    checked_file(path)
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            return height, width
-    except Exception as error:  # PIL raises many types for a broken header
-        raise MammogramReadError(path, f"unreadable image header: {error}") from error
 
 
 def _image_id(path_text: str) -> str:
     name = Path(path_text).name
-    for suffix in _NIFTI_SUFFIXES:
+    for suffix in NIFTI_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem

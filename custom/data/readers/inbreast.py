@@ -11,10 +11,11 @@ from xml.parsers.expat import ExpatError
 import pandas as pd
 
 from custom.data.errors import MammogramReadError
-from custom.data.manifest import (
-    fit_box, is_blank, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality, parse_view,
+from custom.data.manifest import manifest_frame
+from custom.data.readers.common import (
+    fit_box, image_shape, is_blank, make_finding, parse_birads, parse_density, parse_laterality, parse_view,
+    read_table,
 )
-from custom.data.readers.generic import image_shape, read_table
 from custom.data.report import SkipReport
 
 CSV_NAME = "INbreast.csv"

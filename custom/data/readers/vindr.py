@@ -9,11 +9,11 @@ import pandas as pd
 
 from custom.data.errors import MammogramReadError
 from custom.data.files import resolved
-from custom.data.manifest import (
-    add_finding, fit_box, make_finding, manifest_frame, parse_birads, parse_density, parse_laterality,
-    parse_pathology, parse_view,
+from custom.data.manifest import manifest_frame
+from custom.data.readers.common import (
+    BOX_COLUMNS, add_finding, fit_box, make_finding, parse_birads, parse_density, parse_laterality,
+    parse_pathology, parse_view, read_table,
 )
-from custom.data.readers.generic import BOX_COLUMNS, read_table
 from custom.data.report import SkipReport
 from custom.data.synthetic.vindr import synthetic_version_of
 

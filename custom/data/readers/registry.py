@@ -1,0 +1,38 @@
+"""Which function reads which data-set layout. Adding a reader: its module under ``custom/data/readers/``
+(a function ``(root, *, report) -> manifest DataFrame``, built with ``custom.data.readers.common``) and one line
+in ``READERS``. The modules are imported when their layout is asked for, so that no reader is loaded for
+nothing and the manifest module, which the readers use, does not import them back.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from custom.data.report import SkipReport
+
+READERS = {
+    "vindr": "custom.data.readers.vindr:read_vindr",
+    "cbis": "custom.data.readers.cbis:read_cbis",
+    "inbreast": "custom.data.readers.inbreast:read_inbreast",
+    "csv": "custom.data.readers.generic:read_generic_csv",
+}
+
+
+class ManifestReader(Protocol):
+    """Reads a data set as laid out on disk into manifest rows (``custom.data.manifest.manifest_frame``),
+    reporting what it skips."""
+
+    def __call__(self, root: str | Path, *, report: SkipReport) -> pd.DataFrame: ...
+
+
+def reader_for(layout: str) -> ManifestReader:
+    """The reader of ``layout``; ``ValueError`` naming the known layouts for any other name."""
+    if layout not in READERS:
+        raise ValueError(f"unknown data-set format {layout!r}; expected one of {sorted(READERS)}")
+    module, function = READERS[layout].split(":")
+    return getattr(importlib.import_module(module), function)
