@@ -24,10 +24,11 @@ READERS = {
 
 
 class ManifestReader(Protocol):
-    """Reads a data set as laid out on disk into manifest rows (``custom.data.manifest.manifest_frame``),
-    reporting what it skips."""
+    """What a reader is: a function from a data-set folder to manifest rows."""
 
-    def __call__(self, root: str | Path, *, report: SkipReport) -> pd.DataFrame: ...
+    def __call__(self, root: str | Path, *, report: SkipReport) -> pd.DataFrame:
+        """The data set under ``root`` as laid out on disk, as manifest rows
+        (``custom.data.manifest.manifest_frame``); what it skips goes to ``report``."""
 
 
 def reader_for(layout: str) -> ManifestReader:
