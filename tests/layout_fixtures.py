@@ -208,3 +208,19 @@ def make_inbreast(root: Path) -> Path:
         (root / "AllXML" / f"{file_id}.xml").write_bytes(inbreast_plist(rois))
     pd.DataFrame(rows).to_csv(root / "INbreast.csv", sep=";", index=False)
     return root
+
+
+def flat_datastore(synthetic_vindr: Path, folder: Path) -> tuple[list[Path], Path]:
+    """A MONAI Label datastore made from the synthetic VinDr set: one study's four images and one image of a
+    second study whose other breast is not there, all named ``<study>_<side>_<view>.dcm`` in ``folder``.
+    Returns the first study's images and the lone one."""
+    import shutil
+
+    table = pd.read_csv(synthetic_vindr / "breast-level_annotations.csv", dtype=str)
+    first, second = sorted(table["study_id"].unique())[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    lone_row = (table["study_id"] == second) & (table["laterality"] == "L") & (table["view_position"] == "CC")
+    for row in table[(table["study_id"] == first) | lone_row].itertuples():
+        shutil.copyfile(synthetic_vindr / "images" / row.study_id / f"{row.image_id}.dicom",
+                        folder / f"{row.study_id}_{row.laterality}_{row.view_position}.dcm")
+    return sorted(folder.glob(f"{first}_*.dcm")), folder / f"{second}_L_CC.dcm"

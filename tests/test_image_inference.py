@@ -5,12 +5,10 @@ runs it (preprocessing ``Compose`` -> ``inferer(inputs, network)`` -> postproces
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
@@ -19,6 +17,7 @@ from monai.transforms import Compose, SaveImaged
 from custom.detection import LoadContralateralExamd
 from custom.detection.cli import heatmap
 from custom.networks import seeded_encoder
+from tests.layout_fixtures import flat_datastore
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel" / "configs"
 
@@ -45,17 +44,10 @@ def calibrated_bundle(tmp_path_factory, synthetic_vindr) -> Path:
 
 @pytest.fixture()
 def exam_folder(tmp_path, synthetic_vindr) -> tuple[Path, list[Path]]:
-    """One study's four images named ``<study>_<side>_<view>.dcm`` in a flat folder, as in a MONAI Label datastore,
-    and one image of a second study whose other breast is not there."""
-    table = pd.read_csv(synthetic_vindr / "breast-level_annotations.csv", dtype=str)
-    first, second = sorted(table["study_id"].unique())[:2]
+    """A flat datastore: one study's four images and one image whose other breast is not there."""
     folder = tmp_path / "datastore"
-    folder.mkdir()
-    for row in table[(table["study_id"] == first) | ((table["study_id"] == second) & (table["laterality"] == "L")
-                                                    & (table["view_position"] == "CC"))].itertuples():
-        shutil.copyfile(synthetic_vindr / "images" / row.study_id / f"{row.image_id}.dicom",
-                        folder / f"{row.study_id}_{row.laterality}_{row.view_position}.dcm")
-    return folder, sorted(folder.glob(f"{first}_*.dcm"))
+    images, _ = flat_datastore(synthetic_vindr, folder)
+    return folder, images
 
 
 def test_inference_config_has_every_required_property(tmp_path):

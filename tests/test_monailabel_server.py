@@ -23,7 +23,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pydicom
 import pytest
 import torch
@@ -31,6 +30,7 @@ from monai.bundle import ConfigWorkflow
 
 from custom.networks import seeded_encoder
 from custom.zoo import export_bundle
+from tests.layout_fixtures import flat_datastore
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "bundles" / "mammo_siamese_softlabel" / "configs"
@@ -80,15 +80,9 @@ def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bun
     bundle of ``export-bundle``, through MONAI Label's own ``BundleInferTask`` on its ``inference.json``."""
     # a flat datastore (a copy: the server writes datastore_v2.json and labels/ into it): one exam's four
     # images, named <study>_<side>_<view>.dcm, and one image of a second exam whose other breast is missing
-    table = pd.read_csv(synthetic_vindr / "breast-level_annotations.csv", dtype=str)
-    first, second = sorted(table["study_id"].unique())[:2]
     studies = tmp_path / "studies"
-    studies.mkdir()
-    for row in table[(table["study_id"] == first) | ((table["study_id"] == second) & (table["laterality"] == "L")
-                                                    & (table["view_position"] == "CC"))].itertuples():
-        shutil.copyfile(synthetic_vindr / "images" / row.study_id / f"{row.image_id}.dicom",
-                        studies / f"{row.study_id}_{row.laterality}_{row.view_position}.dcm")
-    images = sorted(studies.glob(f"{first}_*.dcm"))
+    images, lone = flat_datastore(synthetic_vindr, studies)
+    first = images[0].name.split("_")[0]
     cli_out = tmp_path / "cli"
     cli = subprocess.run([sys.executable, "-m", "custom", "heatmap", "--bundle", str(calibrated_bundle), "--images",
                           *map(str, images), "--out", str(cli_out)], capture_output=True, text=True, timeout=600)
@@ -148,7 +142,7 @@ def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bun
             assert Path(params["contralateral_image"]).name.startswith(first)
         print(f"seconds to the heatmap per image ({kind} bundle):", {k: round(v, 1) for k, v in seconds.items()})
 
-        lonely = f"{second}_L_CC"
+        lonely = lone.name.removesuffix(".dcm")
         with pytest.raises(urllib.error.HTTPError) as refused:
             _post(f"{base}/infer/asymmetry_heatmap?image={lonely}&output=image")
         assert refused.value.code == 422
