@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from custom.data.pair_dataset import WEAK_NORMAL
-from custom.evaluation.metrics import mean_with_ci
+from custom.evaluation.metrics import mean_difference_with_ci, mean_with_ci
 
 
 def _mean_with_ci(values: np.ndarray, patients: np.ndarray) -> dict:
@@ -30,18 +30,6 @@ def soft_label_report(soft_labels: np.ndarray, weak_labels: np.ndarray, truth: n
     report = {name: _mean_with_ci(soft_labels[mask], patients[mask]) for name, mask in groups.items()}
     lesion, normal = groups["lesion"], groups["normal_normal"]
     if lesion.any() and normal.any():
-        rng = np.random.default_rng(1)
-        gap_draws = []
-        lesion_ids, normal_ids = np.unique(patients[lesion]), np.unique(patients[normal])
-        lesion_sets = {p: soft_labels[lesion & (patients == p)] for p in lesion_ids}
-        normal_sets = {p: soft_labels[normal & (patients == p)] for p in normal_ids}
-        for _ in range(1000):
-            lesion_draw = np.concatenate([lesion_sets[p] for p in rng.choice(lesion_ids, len(lesion_ids))])
-            normal_draw = np.concatenate([normal_sets[p] for p in rng.choice(normal_ids, len(normal_ids))])
-            gap_draws.append(lesion_draw.mean() - normal_draw.mean())
-        low, high = np.percentile(gap_draws, [2.5, 97.5])
-        report["gap_lesion_minus_normal_normal"] = {
-            "mean": float(soft_labels[lesion].mean() - soft_labels[normal].mean()),
-            "ci_low": float(low), "ci_high": float(high),
-        }
+        gap = mean_difference_with_ci(soft_labels, lesion, normal, patients, seed=1)
+        report["gap_lesion_minus_normal_normal"] = {"mean": gap.value, "ci_low": gap.ci_low, "ci_high": gap.ci_high}
     return report

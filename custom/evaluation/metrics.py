@@ -330,3 +330,25 @@ def mean_with_ci(values, groups, *, n_bootstrap: int = 1000, confidence: float =
         return weights @ values / weights.sum(axis=1), np.ones(weights.shape[0], dtype=bool)
 
     return _cluster_bootstrap(codes, n_groups, statistic, n_bootstrap, confidence, seed)
+
+
+def mean_difference_with_ci(values, first, second, groups, *, n_bootstrap: int = 1000, confidence: float = 0.95,
+                            seed: int = 0) -> MetricResult:
+    """Mean of ``values[first]`` minus mean of ``values[second]`` (boolean masks), with a percentile CI that
+    resamples whole ``groups`` (patients) of both sets together; replicates lacking either set are redrawn."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    first, second = (np.asarray(mask, dtype=bool).ravel() for mask in (first, second))
+    if first.size != values.size or second.size != values.size:
+        raise ValueError(f"masks must hold one entry per value: {first.size} and {second.size} for {values.size}")
+    if not first.any() or not second.any():
+        raise ValueError("mean_difference_with_ci: each of the two sets needs at least one value")
+    codes, n_groups = _group_codes(groups, values.size)
+
+    def statistic(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        in_first, in_second = weights[:, first].sum(axis=1), weights[:, second].sum(axis=1)
+        valid = (in_first > 0) & (in_second > 0)
+        difference = (weights[:, first] @ values[first] / np.maximum(in_first, 1)
+                      - weights[:, second] @ values[second] / np.maximum(in_second, 1))
+        return difference, valid
+
+    return _cluster_bootstrap(codes, n_groups, statistic, n_bootstrap, confidence, seed)
