@@ -1,13 +1,16 @@
-"""The soft-label refresh: with until_separated, the warm-up lasts until the distance mixtures separate."""
+"""The soft-label refresh: with until_separated, the warm-up lasts until the distance mixtures separate; with
+label_scale "exam", the mixture sees each distance relative to its exam's other pairs."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from custom.engines import SoftLabelBank, SoftLabelRefreshHandler
 from custom.engines import handlers
+from custom.engines.handlers import standardise_within
 from custom.training.precision import MixedPrecision
 
 
@@ -39,3 +42,38 @@ def test_warm_up_goes_on_until_the_mixtures_separate(monkeypatch, tmp_path):
     monkeypatch.setattr(handlers, "pair_distances", lambda *args, **kwargs: (one_mode, one_mode))
     handler.on_epoch_started(_engine(4))
     assert bank.refreshes == 2, "once the soft labels are in use, every refresh updates them"
+
+
+def test_standardise_within_groups():
+    values = np.array([1.0, 2.0, 3.0, 10.0, 10.0, 5.0])
+    groups = np.array([7, 7, 7, 3, 3, 9])
+    np.testing.assert_allclose(standardise_within(values, groups), [-1.2247449, 0.0, 1.2247449, 0.0, 0.0, 0.0])
+
+
+def test_exam_scale_labels_the_pair_that_stands_out_in_its_exam(monkeypatch, tmp_path):
+    """Exams differ tenfold in their distance level; one pair of each candidate exam stands out within it.
+    On raw distances the mixture separates the exams; on the exam scale it finds the outlying pairs."""
+    rng = np.random.default_rng(0)
+    n_exams, per_exam = 200, 8
+    exam = np.repeat(np.arange(n_exams), per_exam)
+    level = np.where(np.arange(n_exams) % 2 == 0, 0.1, 1.0)[exam]
+    outlier = (np.arange(exam.size) % per_exam == 0) & (exam >= n_exams // 4)
+    distances = level * (1.0 + 0.05 * rng.standard_normal(exam.size) + 0.5 * outlier)
+    weak = np.where(exam < n_exams // 4, 0, -1)
+    dataset = SimpleNamespace(weak_labels=weak, truth=outlier.astype(int), patient_ids=exam, exam_indices=exam)
+    monkeypatch.setattr(handlers, "pair_distances", lambda *args, **kwargs: (distances, distances))
+    labels = {}
+    for scale in ("raw", "exam"):
+        bank = SoftLabelBank(weak, unknown_prior=0.5)
+        SoftLabelRefreshHandler(dataset, bank, MixedPrecision("cpu", enabled=False), output_dir=str(tmp_path),
+                                label_scale=scale).on_epoch_started(_engine(2))
+        labels[scale] = bank.from_a
+    unknown = weak == -1
+    for scale, low, high in (("raw", -0.5, 0.5), ("exam", 0.95, 1.0)):
+        agreement = np.corrcoef(labels[scale][unknown], outlier[unknown])[0, 1]
+        assert low <= agreement <= high, (scale, agreement)
+
+
+def test_unknown_label_scale_is_refused():
+    with pytest.raises(ValueError, match="label_scale must be one of"):
+        SoftLabelRefreshHandler(None, None, None, label_scale="patient")

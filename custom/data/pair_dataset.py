@@ -124,6 +124,11 @@ class ContralateralPairDataset(Dataset):
         return len(self.table)
 
     @property
+    def exam_indices(self) -> np.ndarray:
+        """Index into ``exams`` of each pair's exam."""
+        return self.table[:, 0]
+
+    @property
     def weak_labels(self) -> np.ndarray:
         return self.table[:, 3]
 

@@ -19,6 +19,23 @@ from custom.training import EpochCheckpoint, MixedPrecision, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
+LABEL_SCALES = ("raw", "exam")
+
+
+def standardise_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``values`` minus their group's mean, over their group's standard deviation (0 for a one-member group).
+
+    Pairs of one exam share its anatomy, registration and acquisition; standardised within the exam, a
+    pair's distance says how it differs from the exam's other pairs, which is what a lesion does.
+    """
+    _, codes, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    codes = codes.ravel()
+    mean = np.bincount(codes, values) / counts
+    spread = np.sqrt(np.maximum(np.bincount(codes, values**2) / counts - mean**2, 0.0))
+    centred = values - mean[codes]
+    return np.divide(centred, spread[codes], out=np.zeros_like(centred, dtype=np.float64),
+                     where=spread[codes] > 1e-12)
+
 
 class SoftLabelRefreshHandler:
     """At the start of each epoch after the warm-up, re-embeds all training pairs and refits the GMMs.
@@ -45,7 +62,10 @@ class SoftLabelRefreshHandler:
         summary_writer=None,
         enabled: bool = True,
         until_separated: bool = False,
+        label_scale: str = "raw",
     ):
+        if label_scale not in LABEL_SCALES:
+            raise ValueError(f"label_scale must be one of {LABEL_SCALES}, got {label_scale!r}")
         self.dataset = dataset
         self.bank = bank
         self.precision = precision
@@ -56,6 +76,7 @@ class SoftLabelRefreshHandler:
         self.writer = summary_writer
         self.enabled = enabled
         self.until_separated = until_separated
+        self.label_scale = label_scale
         self.history: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
@@ -70,6 +91,8 @@ class SoftLabelRefreshHandler:
         """The fitted GMM, its posteriors for every pair, and the same with normal-normal pairs pinned to 0."""
         weak = self.dataset.weak_labels
         unknown = weak != WEAK_NORMAL
+        if self.label_scale == "exam":
+            distances = standardise_within(distances, self.dataset.exam_indices)
         labeller = GMMSoftLabeller()
         fit_on = distances[unknown] if unknown.sum() >= labeller.min_samples else distances
         labeller.set_params(pin_normal=False).fit(fit_on)
