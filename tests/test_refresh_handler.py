@@ -77,3 +77,19 @@ def test_exam_scale_labels_the_pair_that_stands_out_in_its_exam(monkeypatch, tmp
 def test_unknown_label_scale_is_refused():
     with pytest.raises(ValueError, match="label_scale must be one of"):
         SoftLabelRefreshHandler(None, None, None, label_scale="patient")
+
+
+def test_label_momentum_keeps_a_share_of_the_previous_labels():
+    weak = np.array([0, -1, -1])
+    first, second = np.array([0.0, 0.2, 0.8]), np.array([0.0, 1.0, 0.0])
+    bank = SoftLabelBank(weak, unknown_prior=0.5, momentum=0.75)
+    bank.update(first, first)
+    np.testing.assert_allclose(bank.from_a, first, err_msg="the first refresh replaces the weak targets")
+    bank.update(second, second)
+    np.testing.assert_allclose(bank.from_b, [0.0, 0.4, 0.6])
+    fixed = SoftLabelBank(weak, momentum=1.0)
+    fixed.update(first, first)
+    fixed.update(second, second)
+    np.testing.assert_allclose(fixed.from_a, first, err_msg="momentum 1 keeps the first labels")
+    with pytest.raises(ValueError, match="momentum must lie in"):
+        SoftLabelBank(weak, momentum=1.5)

@@ -14,9 +14,17 @@ class SoftLabelBank:
     Before the first refresh (the weak-label warm-up) both are the weak targets: 0 for normal-normal pairs,
     ``unknown_prior`` for pairs whose label is unknown. Which network learns from which labels is the
     loss's business (:class:`custom.losses.CrossSoftContrastiveLoss`).
+
+    ``momentum`` keeps that share of each pair's previous soft label at every refresh after the first (0: the
+    new labels replace the old; 1: the first refresh's labels stay for the whole run). Networks trained on
+    labels of their own making drift towards whatever they were told; a slow label average is held by the
+    first, least self-confirmed, labels.
     """
 
-    def __init__(self, weak_labels: np.ndarray, unknown_prior: float = 0.5):
+    def __init__(self, weak_labels: np.ndarray, unknown_prior: float = 0.5, momentum: float = 0.0):
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
+        self.momentum = float(momentum)
         self.weak_labels = np.asarray(weak_labels, dtype=np.int64)
         warmup = weak_label_targets(self.weak_labels, unknown_prior).astype(np.float32)
         self.from_a = warmup.copy()
@@ -34,8 +42,9 @@ class SoftLabelBank:
     def update(self, labels_from_a: np.ndarray, labels_from_b: np.ndarray) -> None:
         if len(labels_from_a) != len(self) or len(labels_from_b) != len(self):
             raise ValueError(f"expected {len(self)} soft labels per network, got {len(labels_from_a)} and {len(labels_from_b)}")
-        self.from_a = np.asarray(labels_from_a, dtype=np.float32)
-        self.from_b = np.asarray(labels_from_b, dtype=np.float32)
+        keep = self.momentum if self.refreshes else 0.0
+        self.from_a = (keep * self.from_a + (1 - keep) * np.asarray(labels_from_a)).astype(np.float32)
+        self.from_b = (keep * self.from_b + (1 - keep) * np.asarray(labels_from_b)).astype(np.float32)
         self.refreshes += 1
 
     def state_dict(self) -> dict:
