@@ -4,7 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from custom.networks import CoTrainedSiamesePair, SiameseEncoder, pair_distance
+from custom.networks import (
+    CoTrainedSiamesePair, SiameseEncoder, flexible_unet_encoder_state, pair_distance, seeded_encoder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,28 @@ def test_encoder_is_torchscript_exportable(images, encoder):
     scripted = torch.jit.script(encoder)
     with torch.no_grad():
         torch.testing.assert_close(scripted(images), encoder(images))
+
+
+def test_resnet18_features_backbone_initialises_flexible_unet():
+    """An encoder pretrained with the FlexibleUNet backbone hands every backbone weight to the segmentation
+    network, which then computes the same deepest feature map."""
+    from monai.networks.nets import FlexibleUNet
+
+    encoder = seeded_encoder(3, backbone="resnet18_features").eval()
+    unet = FlexibleUNet(in_channels=1, out_channels=2, backbone="resnet18", spatial_dims=2, pretrained=False).eval()
+    unet.encoder.load_state_dict(flexible_unet_encoder_state(encoder.state_dict()), strict=True)
+    image = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(unet.encoder(image)[-1], encoder.feature_map(image))
+        assert unet(image).shape == (2, 2, 64, 64)
+
+
+def test_flexible_unet_refuses_the_projection_shortcut_backbone():
+    with pytest.raises(ValueError, match="resnet18_features"):
+        flexible_unet_encoder_state(SiameseEncoder().state_dict())
+    with pytest.raises(ValueError, match="no backbone weights"):
+        flexible_unet_encoder_state({"weight": torch.zeros(1)})
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        SiameseEncoder(backbone="vit")
+    with pytest.raises(ValueError, match="stride-2 stem"):
+        SiameseEncoder(backbone="resnet18_features", stem_stride=1)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from monai.networks.nets import resnet18
+from monai.networks.nets import ResNetFeatures, resnet18
 from torch import nn
 
 BACKBONE_DIM = 512
+BACKBONES = ("resnet18", "resnet18_features")
 
 
 def pair_distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -28,6 +29,10 @@ class SiameseEncoder(nn.Module):
 
     Args:
         in_channels: image channels (1 for mammograms).
+        backbone: ``"resnet18"``, MONAI's ``resnet18`` with projection shortcuts (the mammography bundle's
+            encoder, which its published weights fit), or ``"resnet18_features"``, MONAI's ``ResNetFeatures``:
+            the encoder of ``FlexibleUNet(backbone="resnet18")`` (identity shortcuts, stride-2 stem), whose
+            weights :func:`flexible_unet_encoder_state` hands to a segmentation network.
         stem_stride: stride of the first 7x7 convolution. MONAI's default of 1 keeps the stem at full
             resolution and costs about 4x the compute of the usual ResNet-18; 2 matches the standard network.
         projection_dim: if given, a SimCLR-style MLP head (512 -> 512 -> projection_dim) follows the pooled
@@ -38,15 +43,22 @@ class SiameseEncoder(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 1, stem_stride: int = 2, projection_dim: int | None = None, normalize: bool = False
+        self, in_channels: int = 1, stem_stride: int = 2, projection_dim: int | None = None, normalize: bool = False,
+        backbone: str = "resnet18",
     ) -> None:
         super().__init__()
         if stem_stride < 1:
             raise ValueError(f"stem_stride must be >= 1, got {stem_stride}")
         if projection_dim is not None and projection_dim < 1:
             raise ValueError(f"projection_dim must be a positive integer or None, got {projection_dim}")
-        self.backbone = resnet18(
-            spatial_dims=2, n_input_channels=in_channels, feed_forward=False, conv1_t_stride=stem_stride
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+        if backbone == "resnet18_features" and stem_stride != 2:
+            raise ValueError(f"the resnet18_features backbone (FlexibleUNet's) has a stride-2 stem, got {stem_stride}")
+        self.backbone = (
+            resnet18(spatial_dims=2, n_input_channels=in_channels, feed_forward=False, conv1_t_stride=stem_stride)
+            if backbone == "resnet18"
+            else ResNetFeatures("resnet18", pretrained=False, spatial_dims=2, in_channels=in_channels)
         )
         self.projection: nn.Module = (
             nn.Identity()
@@ -101,6 +113,24 @@ class SiameseEncoder(nn.Module):
 def _max_location_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Largest distance over corresponding locations of two ``(B, L, D)`` location embeddings, ``(B,)``."""
     return pair_distance(a.flatten(0, 1), b.flatten(0, 1)).view(a.shape[0], a.shape[1]).amax(dim=1)
+
+
+def flexible_unet_encoder_state(encoder_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The backbone weights of a ``resnet18_features`` :class:`SiameseEncoder` state dict, keyed as
+    ``FlexibleUNet(backbone="resnet18", spatial_dims=2).encoder`` expects them (``encoder.load_state_dict``).
+
+    Raises:
+        ValueError: the state holds no backbone, or one with projection shortcuts (the ``resnet18`` backbone),
+            which no FlexibleUNet encoder has.
+    """
+    prefix = "backbone."
+    state = {key[len(prefix):]: value for key, value in encoder_state.items() if key.startswith(prefix)}
+    if not state:
+        raise ValueError("no backbone weights in this state dict: is it a SiameseEncoder's?")
+    if any(".downsample." in key for key in state):
+        raise ValueError("these weights are of the 'resnet18' backbone (projection shortcuts); FlexibleUNet's "
+                         "resnet18 encoder needs an encoder trained with backbone='resnet18_features'")
+    return state
 
 
 def seeded_encoder(seed: int, **encoder_kwargs) -> SiameseEncoder:
