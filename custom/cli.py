@@ -17,6 +17,14 @@ def synth(out: str, studies: int = 120, seed: int = 0, preset: str = "default") 
     run_synth(out, studies=studies, seed=seed, preset=preset)
 
 
+def synth_us(out: str, seed: int = 0, preset: str = "default") -> None:
+    """Writes synthetic ultrasound sets in the real layouts (BUSI, UDIAT, POCUS lung, CAMUS heart) and natural
+    images to ``out``; ``--preset test`` writes a handful of small images in seconds."""
+    from custom.ultrasound.synthetic import synth_us as run_synth_us
+
+    run_synth_us(out, seed=seed, preset=preset)
+
+
 def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa: A002 - the user-facing flag
              val_fraction: float = 0.1, test_fraction: float = 0.2, check: bool = False,
              workers: int | None = None) -> None:
@@ -171,7 +179,7 @@ def _names(value) -> tuple[str, ...] | None:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
-COMMANDS = {"synth": synth, "manifest": manifest, "bench": bench, "compare": compare,
+COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
             "export-bundle": export_bundle}
 
