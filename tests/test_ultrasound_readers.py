@@ -18,6 +18,7 @@ from custom.data.report import SkipReport
 from custom.ultrasound.manifest import (
     assign_group_splits,
     build_us_manifest,
+    check_us_images,
     mask_list,
     read_us_manifest,
     us_manifest_frame,
@@ -360,6 +361,13 @@ def test_the_manifest_command_writes_the_ultrasound_manifest(tmp_path):
     assert len(table) == 4 and set(table["split_by"]) == {"image"} and set(table["split_seed"]) == {3}
     assert table.equals(build_us_manifest("busi", data, seed=3))  # the split written is the split drawn
     assert "1 input(s) skipped" in result.stdout and "benign (3).png" in result.stdout
+
+    gone = data / "malignant" / "malignant (1)_mask.png"
+    gone.unlink()  # after the manifest was written: only decoding every file finds it
+    report = SkipReport()
+    checked = check_us_images(table, report)
+    assert len(checked) == 3 and report.items == [
+        (str(data / "malignant" / "malignant (1).png"), f"undecodable image or mask: {gone}: file not found")]
 
     wrong = _cli("manifest", "--format", "busi", "--root", str(data), "--out", str(out), "--frame_cache", "x")
     assert wrong.returncode == 2 and "['frame_cache'] do not apply to the busi layout" in wrong.stderr

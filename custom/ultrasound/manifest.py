@@ -77,7 +77,7 @@ def _joined_masks(value) -> str:
 
 def mask_list(value) -> list[str]:
     """The mask paths of a ``mask_paths`` cell (or of a row), in order; ``[]`` when the image has none."""
-    if isinstance(value, Mapping) or isinstance(value, pd.Series):
+    if isinstance(value, (Mapping, pd.Series)):
         value = value["mask_paths"]
     if isinstance(value, (list, tuple)):
         return [str(path) for path in value]
