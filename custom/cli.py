@@ -27,13 +27,26 @@ def synth_us(out: str, seed: int = 0, preset: str = "default") -> None:
 
 def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa: A002 - the user-facing flag
              val_fraction: float = 0.1, test_fraction: float = 0.2, check: bool = False,
-             workers: int | None = None) -> None:
+             workers: int | None = None, frame_stride: int | None = None, frame_cache: str | None = None) -> None:
     """Reads a data set in a supported layout (``--format``: vindr, cbis, inbreast, csv, or any layout in
-    ``custom.data.readers.registry.READERS``) into one manifest CSV.
+    ``custom.data.readers.registry.READERS``) into one manifest CSV. The ultrasound layouts (busi, udiat, pocus,
+    camus, imagefolder: ``custom.ultrasound.readers.registry.ULTRASOUND_READERS``) write the ultrasound manifest
+    (``custom.ultrasound.manifest``); ``--frame_cache DIR`` and ``--frame_stride N`` (default 5) take every N-th
+    frame of pocus videos into DIR.
 
-    ``--check`` opens every listed image once (in ``--workers`` processes, default one per CPU up to 8) and
-    leaves out, and reports, those that cannot be decoded or whose tags contradict the annotations.
+    ``--check`` opens every listed image once (in ``--workers`` processes, default one per CPU up to 8; ultrasound
+    images in this process) and leaves out, and reports, those that cannot be decoded or whose tags contradict
+    the annotations.
     """
+    from custom.ultrasound.readers.registry import ULTRASOUND_READERS
+
+    if format in ULTRASOUND_READERS:
+        from custom.ultrasound.manifest import run_manifest
+
+        options = {"frame_stride": frame_stride, "frame_cache": frame_cache}
+        run_manifest(format, root, out, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, check=check,
+                     **{name: value for name, value in options.items() if value is not None})
+        return
     from custom.data.check import check_images
     from custom.data.files import writable_output
     from custom.data.manifest import build_manifest, summarise, write_manifest
