@@ -1,0 +1,69 @@
+"""Images of other organs (and natural images) as the single-image batches the core's self-supervised
+methods train on: every image grey, resized once, held in memory."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from custom.ultrasound.data_source import UltrasoundDataSource
+from custom.ultrasound.readers.loading import load_grey
+
+logger = logging.getLogger(__name__)
+
+BREAST_SOURCES = ("busi", "udiat")
+
+
+class PretrainingImages(Dataset):
+    """``{"image": (1, size, size) float32 in [0, 1], "index": i}`` for each image of ``rows`` (dictionaries
+    with an ``"image"`` path, as ``UltrasoundDataSource.rows`` gives them; several sources concatenated).
+
+    An image that cannot be read is reported and skipped; none readable is an error.
+    """
+
+    def __init__(self, rows: list[dict], size: int = 128):
+        images = []
+        for row in tqdm(rows, desc="loading pretraining images", unit="image", leave=False):
+            try:
+                images.append(_resized(load_grey(row["image"]), size))
+            except (OSError, ValueError) as error:
+                logger.warning("%s: skipped: %s", row["image"], error)
+        if not images:
+            raise ValueError(f"none of the {len(rows)} pretraining images could be read")
+        self.images = torch.from_numpy(np.stack(images))[:, None]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": self.images[index], "index": index}
+
+
+def source_rows(dataset_dir: str, sources: list[str], manifest_dir: str, seed: int = 0,
+                preset: str = "default") -> list[dict]:
+    """The images of every layout in ``sources`` under ``dataset_dir`` (each read with its own manifest, cached
+    in ``manifest_dir``). Other organs' and natural images are used whole; the breast sets (busi, udiat) only
+    their training split, so that no image the segmentation is evaluated on is seen in pretraining."""
+    rows = []
+    for source in sources:
+        data = UltrasoundDataSource(dataset_dir, source, manifest_file=f"{manifest_dir}/{source}_manifest.csv",
+                                    seed=seed, synthetic_preset=preset)
+        splits = ("train",) if source in BREAST_SOURCES else ("train", "val", "test")
+        for split in splits:
+            if (data.manifest["split"] == split).any():
+                rows += data.rows(split, masks=False)
+        logger.info("pretraining source %s: %d images so far", source, len(rows))
+    return rows
+
+
+def _resized(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` (H, W, stored grey levels) min-max scaled to [0, 1], as ``ScaleIntensityd`` does for the
+    segmentation images, and resized to (size, size), area-averaged."""
+    tensor = torch.from_numpy(np.asarray(image, dtype=np.float32))[None, None]
+    low, span = float(tensor.min()), float(tensor.max() - tensor.min())
+    tensor = (tensor - low) / span if span > 0 else tensor - low
+    return torch.nn.functional.interpolate(tensor, size=(size, size), mode="area")[0, 0].numpy()
