@@ -1,4 +1,5 @@
-"""Evaluation of frozen encoders: linear probes, ROC AUC with bootstrap CIs, ROC figures."""
+"""Evaluation: linear probes of frozen encoders, ROC AUC and FROC with bootstrap CIs, ROC figures, and
+segmentation Dice/IoU/HD95 with patient-level CIs."""
 
 from .froc import (
     FP_RATES,
@@ -20,6 +21,14 @@ from .metrics import MetricResult, macro_roc_auc, roc_auc
 from .plots import plot_roc, plot_roc_comparison
 from .probe_bootstrap import paired_auc_difference
 from .probe_evaluator import LinearProbeEvaluator
+from .segmentation import (
+    SegmentationScores,
+    SegmentationSummary,
+    SegmentationTable,
+    paired_segmentation_difference,
+    segmentation_scores,
+    summarise_segmentation,
+)
 
 __all__ = [
     "FP_RATES",
@@ -48,4 +57,10 @@ __all__ = [
     "plot_roc_comparison",
     "roc_auc",
     "run_probe_tasks",
+    "SegmentationScores",
+    "SegmentationSummary",
+    "SegmentationTable",
+    "paired_segmentation_difference",
+    "segmentation_scores",
+    "summarise_segmentation",
 ]
