@@ -21,6 +21,7 @@ from .metrics import MetricResult, macro_roc_auc, roc_auc
 from .plots import plot_roc, plot_roc_comparison
 from .probe_bootstrap import paired_auc_difference
 from .probe_evaluator import LinearProbeEvaluator
+from .segmentation_report import SegmentationReport
 from .segmentation import (
     SegmentationScores,
     SegmentationSummary,
@@ -60,6 +61,7 @@ __all__ = [
     "SegmentationScores",
     "SegmentationSummary",
     "SegmentationTable",
+    "SegmentationReport",
     "paired_segmentation_difference",
     "segmentation_scores",
     "summarise_segmentation",
