@@ -110,7 +110,8 @@ def assign_group_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, tes
 
     A group is a patient where the row knows one, else a video, else the image alone. Splits the data set
     shipped (a non-empty ``split`` from the reader) are kept; the other groups are drawn per class, so that
-    every split sees every class, with fractions of that class's groups. Each class draws from its own
+    every split sees every class, with fractions of that class's groups (groups of several classes are drawn
+    with those of none). Each class draws from its own
     generator seeded by ``seed`` and the class name, over the sorted group ids: the draw depends on nothing
     else, not on the order of the files on disk.
     """
@@ -140,7 +141,7 @@ def assign_group_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, tes
         drawn.update(dict.fromkeys(order[:n_test], "test"))
         drawn.update(dict.fromkeys(order[n_test:n_test + n_val], "val"))
         drawn.update(dict.fromkeys(order[n_test + n_val:], "train"))
-    keys = list(zip(out["split_by"], out["group_id"]))
+    keys = list(zip(out["split_by"], out["group_id"], strict=True))
     out["split"] = [shipped.get(key) or drawn[key] for key in keys]
     out["split_seed"] = [None if key in shipped else seed for key in keys]
     return _normalise(out)
