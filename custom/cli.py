@@ -90,6 +90,18 @@ def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", s
                 patch_presets=_names(patch_presets), device=device, amp=amp, bundle=bundle)
 
 
+def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0,
+               bundle: str = "bundles/breast_us_multiorgan_seg") -> None:
+    """Ultrasound: pretrains the segmentation encoder on other organs, fine-tunes from it and from random
+    weights at several label fractions, and writes the Dice/IoU/HD95 table with patient-bootstrap CIs, the
+    paired differences and a Dice-versus-label-fraction plot to ``out`` (``--preset test|quick|paper``)."""
+    from custom.ultrasound.compare import compare_us as run_compare_us
+
+    table = run_compare_us(data, out, preset=preset, seed=seed, bundle=bundle)
+    print(table.to_markdown(), end="")
+    print(f"results written to {out}")
+
+
 def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002
                        split: str = "test", seed: int = 0, device: str | None = None, n_bootstrap: int = 1000) -> None:
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
@@ -193,6 +205,7 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
+            "compare-us": compare_us,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
             "export-bundle": export_bundle}
 
