@@ -26,7 +26,8 @@ def box(rows: tuple[int, int], cols: tuple[int, int], shape=(40, 40)) -> np.ndar
 def scores_of(dice, hd95=None, unit="px") -> list[SegmentationScores]:
     """Per-image scores of images whose masks are both non-empty (IoU set to Dice / (2 - Dice))."""
     hd95 = np.zeros(len(dice)) if hd95 is None else hd95
-    return [SegmentationScores(float(d), float(d / (2 - d)), float(h), 100, 100, unit) for d, h in zip(dice, hd95)]
+    return [SegmentationScores(float(d), float(d / (2 - d)), float(h), 100, 100, unit)
+            for d, h in zip(dice, hd95, strict=True)]
 
 
 # ---- per image ----

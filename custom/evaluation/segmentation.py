@@ -219,13 +219,14 @@ def paired_segmentation_difference(scores_a: Sequence[SegmentationScores], score
         raise ValueError(f"HD95 units differ between the methods: {_unit(scores_a)} vs {_unit(scores_b)}")
     truth_a, truth_b = ([s.truth_pixels for s in scores] for scores in (scores_a, scores_b))
     if truth_a != truth_b:
-        first = next(i for i, (a, b) in enumerate(zip(truth_a, truth_b)) if a != b)
+        first = next(i for i, (a, b) in enumerate(zip(truth_a, truth_b, strict=True)) if a != b)
         raise ValueError(f"paired scores are not of the same images: image {first} has a truth mask of "
                          f"{truth_a[first]} pixels for method A and {truth_b[first]} for method B")
     bootstrap = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": seed}
     every = np.ones(len(scores_a), dtype=bool)
-    measured = np.array([a.both_nonempty and b.both_nonempty for a, b in zip(scores_a, scores_b)])
-    return {name: _mean_over(np.array([getattr(a, name) - getattr(b, name) for a, b in zip(scores_a, scores_b)]),
+    pairs = list(zip(scores_a, scores_b, strict=True))
+    measured = np.array([a.both_nonempty and b.both_nonempty for a, b in pairs])
+    return {name: _mean_over(np.array([getattr(a, name) - getattr(b, name) for a, b in pairs]),
                              patients, measured if name == "hd95" else every, **bootstrap) for name in METRICS}
 
 
