@@ -40,8 +40,9 @@ def write_plots(out: Path, table: SegmentationTable) -> None:
     for name in dict.fromkeys(row.method for row in table.rows):
         rows = sorted((r for r in table.rows if r.method == name), key=lambda r: r.label_fraction)
         x = [100 * r.label_fraction for r in rows]
-        axes.errorbar(x, [r.dice.value for r in rows], capsize=3, marker="o", label=name,
-                      yerr=[[r.dice.value - r.dice.ci_low for r in rows], [r.dice.ci_high - r.dice.value for r in rows]])
+        below = [r.dice.value - r.dice.ci_low for r in rows]
+        above = [r.dice.ci_high - r.dice.value for r in rows]
+        axes.errorbar(x, [r.dice.value for r in rows], yerr=[below, above], capsize=3, marker="o", label=name)
     axes.set_xlabel("labelled training images (%)")
     axes.set_ylabel("Dice (test split, 95% CI)")
     axes.set_ylim(0, 1)

@@ -43,7 +43,7 @@ class LesionPlan:
 def plan_lesion(rng: np.random.Generator, pathology: str, center: tuple[float, float],
                 scale: float = 1.0) -> LesionPlan:
     """A benign or malignant lesion centred at ``center``; ``scale`` shrinks a second lesion."""
-    kinds, weights = zip(*KINDS[pathology])
+    kinds, weights = zip(*KINDS[pathology], strict=True)
     kind = str(rng.choice(kinds, p=weights))
     width = rng.uniform(4.0, 11.0) * scale
     if kind == "malignant":
