@@ -43,8 +43,7 @@ class LesionPlan:
 def plan_lesion(rng: np.random.Generator, pathology: str, center: tuple[float, float],
                 scale: float = 1.0) -> LesionPlan:
     """A benign or malignant lesion centred at ``center``; ``scale`` shrinks a second lesion."""
-    kinds, weights = zip(*KINDS[pathology])
-    kind = str(rng.choice(kinds, p=weights))
+    kind = str(rng.choice([name for name, _ in KINDS[pathology]], p=[share for _, share in KINDS[pathology]]))
     width = rng.uniform(4.0, 11.0) * scale
     if kind == "malignant":
         margin = str(rng.choice(["irregular", "spiculated", "microlobulated"], p=[0.4, 0.4, 0.2]))
