@@ -51,7 +51,7 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
     from custom.data.files import writable_output
     from custom.data.manifest import build_manifest, summarise, write_manifest
     from custom.data.parallel import default_workers
-    from custom.data.report import SkipReport
+    from custom.skip_report import SkipReport
 
     writable_output(out)
     report = SkipReport()

@@ -14,11 +14,11 @@ import custom
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "custom.evaluation", "custom.distributed",
-        "custom.bundle_config", "custom.bundle_location")
+        "custom.bundle_config", "custom.bundle_location", "custom.skip_report")
 MAMMOGRAPHY = ("custom.data", "custom.detection", "custom.calibration", "custom.engines", "custom.compare",
                "custom.bench", "custom.zoo")
-ULTRASOUND = ("custom.ultrasound",)
 READERS = ("pydicom", "nibabel", "SimpleITK", "pandas", "skimage")
+ULTRASOUND = ("custom.ultrasound",)  # the second modality: the core and the image readers, no mammography
 
 _IMPORT_ALL_BLOCKED = """
 import importlib, json, sys
@@ -40,9 +40,9 @@ print(json.dumps(failures))
 """
 
 
-def _core_modules() -> list[str]:
+def _modules(packages: tuple[str, ...] = CORE) -> list[str]:
     modules = []
-    for name in CORE:
+    for name in packages:
         modules.append(name)
         package = sys.modules.get(name) or __import__(name, fromlist=["_"])
         if hasattr(package, "__path__"):
@@ -58,7 +58,7 @@ def _import_blocked(modules: list[str], blocked: tuple[str, ...]) -> dict:
 
 
 def test_the_core_imports_without_the_mammography_packages():
-    modules = _core_modules()
+    modules = _modules()
     assert len(modules) > 30 and "custom.training.precision" in modules and "custom.ssl.simclr" in modules
     assert _import_blocked(modules, MAMMOGRAPHY + READERS) == {}
 
@@ -72,3 +72,9 @@ def test_the_layer_check_catches_a_violation():
 def test_every_package_of_custom_is_in_one_layer():
     top = {info.name for info in pkgutil.iter_modules(custom.__path__, "custom.")}
     assert top - set(CORE) - set(MAMMOGRAPHY) - set(ULTRASOUND) == {"custom.cli", "custom.__main__"}
+
+
+def test_the_ultrasound_modality_imports_without_the_mammography_packages():
+    modules = _modules(ULTRASOUND)
+    assert "custom.ultrasound.synthetic.bmode" in modules
+    assert _import_blocked(modules, MAMMOGRAPHY) == {}

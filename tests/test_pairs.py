@@ -17,7 +17,7 @@ from custom.data.manifest import build_manifest
 from custom.data.pair_dataset import (
     WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset, _cut, _one_per_lesion,
 )
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from custom.data.readers.cbis import read_cbis
 from custom.data.readers.generic import read_generic_csv
 from custom.data.readers.inbreast import read_inbreast
 from custom.data.readers.vindr import read_vindr
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from tests.layout_fixtures import (
     CBIS_CASES, H, INBREAST_IMAGES, VINDR_STUDIES, W, cbis_case, cbis_folder, edit_csv, grey_image, inbreast_plist,
     make_cbis, make_inbreast, make_vindr, tree_digest, write_dicom,

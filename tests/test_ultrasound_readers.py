@@ -4,7 +4,6 @@ splits, the pixel loaders (grey images, merged masks) and the ``manifest`` comma
 from __future__ import annotations
 
 import logging
-import pkgutil
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.ultrasound.manifest import (
     assign_group_splits,
     build_us_manifest,
@@ -372,16 +371,3 @@ def test_the_manifest_command_writes_the_ultrasound_manifest(tmp_path):
 
     wrong = _cli("manifest", "--format", "busi", "--root", str(data), "--out", str(out), "--frame_cache", "x")
     assert wrong.returncode == 2 and "['frame_cache'] do not apply to the busi layout" in wrong.stderr
-
-
-def test_the_ultrasound_package_imports_no_mammography_module_but_the_skip_report():
-    import custom.data
-    import custom.ultrasound
-    from tests.test_layers import MAMMOGRAPHY, _import_blocked
-
-    mammography_data = [info.name for info in pkgutil.walk_packages(custom.data.__path__, "custom.data.")
-                        if info.name != "custom.data.report"]
-    blocked = tuple(m for m in MAMMOGRAPHY if m != "custom.data") + tuple(mammography_data) + ("pydicom",)
-    modules = [info.name for info in pkgutil.walk_packages(custom.ultrasound.__path__, "custom.ultrasound.")]
-    assert "custom.ultrasound.readers.transforms" in modules
-    assert _import_blocked(modules, blocked) == {}

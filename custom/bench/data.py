@@ -13,7 +13,7 @@ from custom.bench.memory import peak_memory_mib
 from custom.data.exam_cache import prepare_exams
 from custom.data.manifest import build_manifest
 from custom.data.presets import patch_preset
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 
 def _plain_pydicom_seconds(paths: list[str]) -> float:

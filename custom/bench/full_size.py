@@ -118,7 +118,7 @@ def _plain_decoding(root: str) -> dict:
 def _pipeline(root: str, cache: str, spacing: float, workers: int) -> dict:
     from custom.data.exam_cache import prepare_exams
     from custom.data.manifest import build_manifest
-    from custom.data.report import SkipReport
+    from custom.skip_report import SkipReport
 
     manifest = build_manifest("vindr", root)
     report = SkipReport()

@@ -13,7 +13,7 @@ _EXPORTS = {
     "custom.data.reader": ("read_mammogram", "identify"),
     "custom.data.transforms": ("LoadMammogram", "LoadMammogramd"),
     "custom.data.errors": ("MammogramReadError",),
-    "custom.data.report": ("SkipReport",),
+    "custom.skip_report": ("SkipReport",),
     "custom.data.manifest": ("MANIFEST_COLUMNS", "build_manifest", "read_manifest", "write_manifest", "findings_of",
                              "assign_patient_splits", "summarise"),
     "custom.data.readers.registry": ("READERS", "reader_for"),

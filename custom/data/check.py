@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from custom.data.errors import MammogramReadError
 from custom.data.parallel import map_reporting
 from custom.data.reader import read_mammogram
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 # Images are decoded in full but segmented at 1/8 size: decoding is what can fail, and it is the slow part.
 CHECK_DOWNSAMPLE = 8

@@ -34,7 +34,7 @@ from custom.data.geometry import box_original_to_output
 from custom.data.manifest import findings_of
 from custom.data.parallel import map_reporting
 from custom.data.reader import read_mammogram
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.training import atomic_write_bytes
 
 logger = logging.getLogger(__name__)

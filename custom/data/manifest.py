@@ -18,7 +18,7 @@ import pandas as pd
 from custom.data.errors import MammogramReadError
 from custom.data.readers.common import is_blank
 from custom.data.readers.registry import reader_for
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from custom.data.exam_cache import ExamRecord, prepare_exams
 from custom.data.manifest import build_manifest
 from custom.data.pair_dataset import ContralateralPairDataset, LabelledPatchDataset
 from custom.data.presets import patch_preset
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")

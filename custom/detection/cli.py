@@ -10,7 +10,7 @@ import torch
 
 from custom.data.files import writable_output
 from custom.data.presets import patch_preset
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.detection.bundle import calibration_is_current, trained_encoder
 from custom.detection.contralateral import find_contralateral
 from custom.detection.dense import EncoderDenseEmbedder

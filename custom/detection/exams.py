@@ -17,7 +17,7 @@ import numpy as np
 from custom.data.errors import MammogramReadError
 from custom.data.exam_cache import MOVING_SIDE, REFERENCE_SIDE, REGISTRATION_MODES, align_breasts, exam_geometry
 from custom.data.reader import read_mammogram
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".nii", ".nii.gz")
 

@@ -29,7 +29,7 @@ from monai.transforms import MapTransform
 from tqdm.auto import tqdm
 
 from custom.data.presets import patch_preset
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.detection.contralateral import find_contralateral
 from custom.detection.dense import EncoderDenseEmbedder
 from custom.detection.detector import SIDES, AsymmetryDetector, CandidateFinder

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.ultrasound.readers.registry import ultrasound_reader_for
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from custom.data.readers.common import (
     add_finding, fit_box, image_shape, make_finding, parse_birads, parse_density, parse_laterality,
     parse_pathology, parse_view, read_table,
 )
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from PIL import Image
 from custom.data.dicom import read_header
 from custom.data.errors import MammogramReadError
 from custom.data.files import checked_file
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
 

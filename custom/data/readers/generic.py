@@ -14,7 +14,7 @@ from custom.data.readers.common import (
     parse_density, parse_laterality, parse_pathology, parse_view, read_table,
 )
 from custom.data.reader import identify
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 DEFAULT_CSV_NAME = "dataset.csv"
 REQUIRED_COLUMNS = ("patient_id", "study_id", "path")

@@ -16,7 +16,7 @@ from custom.data.readers.common import (
     fit_box, image_shape, is_blank, make_finding, parse_birads, parse_density, parse_laterality, parse_view,
     read_table,
 )
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 CSV_NAME = "INbreast.csv"
 REQUIRED_COLUMNS = ("Laterality", "View", "File Name", "ACR", "Bi-Rads")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from custom.data.report import SkipReport
+    from custom.skip_report import SkipReport
 
 READERS = {
     "vindr": "custom.data.readers.vindr:read_vindr",

@@ -14,7 +14,7 @@ from custom.data.readers.common import (
     BOX_COLUMNS, add_finding, fit_box, make_finding, parse_birads, parse_density, parse_laterality,
     parse_pathology, parse_view, read_table,
 )
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.data.synthetic.vindr import synthetic_version_of
 
 BREAST_CSV = "breast-level_annotations.csv"

@@ -2,7 +2,7 @@
 ``imagefolder``), each named by one line in ``registry``; ``common`` holds what the readers share, ``video`` the
 frame extraction, ``loading`` and ``transforms`` the pixel loaders (grey images, merged masks) for training.
 
-Of the mammography packages only the modality-free ``custom.data.report.SkipReport`` is used. Names are imported
+Nothing of the mammography packages is imported (tests/test_layers.py). Names are imported
 from their modules: this package imports none of them, so that reading a manifest does not load MONAI.
 """
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.ultrasound.manifest import us_manifest_frame
 from custom.ultrasound.readers.common import child_folder, entries, layout_folder, relative_id, usable_with_masks
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _IGNORED = {"__MACOSX", "Thumbs.db", "desktop.ini"}

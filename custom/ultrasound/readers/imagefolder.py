@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 from custom.ultrasound.manifest import us_manifest_frame
 from custom.ultrasound.readers.common import IMAGE_SUFFIXES, entries, image_size, relative_id
 

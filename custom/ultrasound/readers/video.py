@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from custom.data.report import SkipReport
+from custom.skip_report import SkipReport
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".gif", ".mpeg", ".mpg", ".mov", ".m4v")
 _PLUGINS = (("av", "pyav"), ("imageio_ffmpeg", "FFMPEG"), ("cv2", "opencv"))  # (module, imageio plugin)
