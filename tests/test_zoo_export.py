@@ -69,6 +69,7 @@ def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
         assert not re.search(r"^\s*(from|import) custom\b", text, re.MULTILINE), path
     assert "scripts.custom.networks" in (folder / "configs" / "inference.json").read_text()
     assert not (folder / "scripts" / "custom" / "zoo").exists()  # the exporter itself is not shipped
+    assert not (folder / "scripts" / "custom" / "ultrasound").exists()  # nor the other modality
     # the source bundle keeps importing the installed package
     assert "scripts.custom" not in (source / "configs" / "train.json").read_text()
     # the zoo's way to evaluate (train.json + evaluate.json, default run id) evaluates

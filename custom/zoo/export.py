@@ -29,6 +29,9 @@ from custom.training import replaced_when_done
 PACKAGE = "custom"
 VENDORED = "scripts"
 EXPORTER = Path(__file__).resolve().parent.name  # this subpackage, left out of the vendored copy
+# a bundle does not export itself (the exporter's tools, black and isort, are not shipped), and the mammography
+# bundle does not ship the other modality's package
+NOT_SHIPPED = (EXPORTER, "ultrasound")
 # where the model zoo serves a bundle's large files once the bundle is accepted
 DEFAULT_WEIGHTS_URL = "https://huggingface.co/MONAI/{name}/resolve/main/models/model.pt"
 # written into an export so that a later export may replace the folder, and no other folder is ever replaced
@@ -178,8 +181,8 @@ def _vendor_package(scripts: Path) -> None:
     scripts.mkdir()
     (scripts / "__init__.py").write_text('"""The code of this bundle (vendored from the mammo-ssl package)."""\n')
     for path in sorted(source.rglob("*.py")):
-        if path.relative_to(source).parts[0] == EXPORTER:
-            continue  # a bundle does not export itself; the exporter's tools (black, isort) are not shipped
+        if path.relative_to(source).parts[0] in NOT_SHIPPED:
+            continue
         target = scripts / PACKAGE / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         code = zoo_formatted(vendored_text(path.read_text(encoding="utf-8")), target)
