@@ -22,7 +22,7 @@ def test_compare_us_writes_the_table_the_differences_and_the_plot(tmp_path, caps
     assert pairs == [(("multi_organ", 1.0), ("random", 1.0)), (("multi_organ", 0.5), ("random", 0.5)),
                      (("multi_organ", 0.5), ("random", 1.0))]
     assert all(d["dice"]["ci_low"] <= d["dice"]["mean"] <= d["dice"]["ci_high"] for d in differences)
-    assert (out / "dice_vs_label_fraction.png").stat().st_size > 0
+    assert (out / "dice_vs_label_fraction.png").stat().st_size > 0 and (out / "overlays.png").stat().st_size > 0
     assert (out / "pretrain" / "models" / "pretrained" / "simclr_pocus_camus" / "model.pt").is_file()
     assert "results written to" in capsys.readouterr().out
 

@@ -50,3 +50,42 @@ def write_plots(out: Path, table: SegmentationTable) -> None:
     figure.tight_layout()
     figure.savefig(out / "dice_vs_label_fraction.png", dpi=120)
     plt.close(figure)
+
+
+def write_overlays(out: Path, folder: Path, runs: dict[str, Path], common: dict, manifest: str, count: int = 4) -> None:
+    """``overlays.png``: the first ``count`` test images with the true lesion outline (green) and each run's
+    predicted one (red), a column per run (``runs``: label -> bundle root holding ``models/model.pt``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+    from monai.bundle import ConfigParser
+
+    from custom.ultrasound.data_source import UltrasoundDataSource
+
+    parser = ConfigParser()
+    parser.read_config(str(folder / "configs" / "train.json"))
+    parser["image_size"] = common["image_size"]
+    load = parser.get_parsed_content("load_transforms")
+    network = parser.get_parsed_content("network_def").eval()
+    items = UltrasoundDataSource(common["dataset_dir"], manifest_file=manifest).rows("test")[:count]
+    for transform in load:
+        items = [transform(item) for item in items]
+    figure, axes = plt.subplots(len(items), len(runs), figsize=(2.2 * len(runs), 2.2 * len(items)), squeeze=False)
+    for column, (label, root) in enumerate(runs.items()):
+        network.load_state_dict(torch.load(root / "models" / "model.pt", map_location="cpu", weights_only=True))
+        with torch.no_grad():
+            predictions = network(torch.stack([torch.as_tensor(item["image"]) for item in items])).argmax(1)
+        for row, (item, prediction) in enumerate(zip(items, predictions, strict=True)):
+            axis = axes[row, column]
+            axis.imshow(item["image"][0], cmap="gray")
+            for mask, colour in ((item["label"][0], "lime"), (prediction, "red")):
+                if mask.any():
+                    axis.contour(mask, levels=[0.5], colors=colour, linewidths=1)
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(label, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "overlays.png", dpi=100)
+    plt.close(figure)

@@ -20,6 +20,7 @@ from monai.bundle import ConfigWorkflow
 from custom.bundle_location import bundle_folder
 from custom.evaluation.segmentation import SegmentationScores, SegmentationTable, paired_segmentation_difference
 from custom.evaluation.segmentation import summarise_segmentation
+from custom.ultrasound.compare.report import write_overlays
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,20 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0, bundle
     scores, started = {}, time.perf_counter()
     for name in spec.initialisations:
         for fraction in spec.fractions:
-            run_root = out / "runs" / f"{name}_{int(round(100 * fraction))}"
+            run_root = out / "runs" / f"{name}_{_percent(fraction)}"
             scores[name, fraction] = _finetune_and_evaluate(folder, run_root, out, encoders.get(name, "random"),
                                                             fraction, spec, common)
             logger.info("%s at %g%% labels done (%.0f s so far)", name, 100 * fraction,
                         time.perf_counter() - started)
-    return _write_results(out, scores, spec)
+    table = _write_results(out, scores, spec)
+    fewest = min(spec.fractions)  # overlays at the smallest label fraction, where initialisation matters most
+    runs = {f"{name} {100 * fewest:g}%": out / "runs" / f"{name}_{_percent(fewest)}" for name in spec.initialisations}
+    write_overlays(out, folder, runs, common, str(out / "busi_manifest.csv"))
+    return table
+
+
+def _percent(fraction: float) -> int:
+    return int(round(100 * fraction))
 
 
 def _workflow(folder: Path, configs: list[str], run_id: str, bundle_root: Path, overrides: dict) -> None:
