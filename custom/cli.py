@@ -38,8 +38,12 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
     images in this process) and leaves out, and reports, those that cannot be decoded or whose tags contradict
     the annotations.
     """
+    from custom.data.readers.registry import READERS
     from custom.ultrasound.readers.registry import ULTRASOUND_READERS
 
+    if format not in READERS and format not in ULTRASOUND_READERS:
+        raise ValueError(f"unknown data-set format {format!r}; mammography: {sorted(READERS)}, "
+                         f"ultrasound: {sorted(ULTRASOUND_READERS)}")
     if format in ULTRASOUND_READERS:
         from custom.ultrasound.manifest import run_manifest
 

@@ -371,3 +371,11 @@ def test_the_manifest_command_writes_the_ultrasound_manifest(tmp_path):
 
     wrong = _cli("manifest", "--format", "busi", "--root", str(data), "--out", str(out), "--frame_cache", "x")
     assert wrong.returncode == 2 and "['frame_cache'] do not apply to the busi layout" in wrong.stderr
+
+
+def test_the_manifest_command_names_both_modalities_formats_for_an_unknown_one(tmp_path):
+    result = _cli("manifest", "--format", "optimam", "--root", str(tmp_path), "--out", str(tmp_path / "m.csv"))
+    assert result.returncode == 2
+    assert "unknown data-set format 'optimam'; mammography: ['cbis', 'csv', 'inbreast', 'vindr'], " \
+           "ultrasound: ['busi', 'camus', 'imagefolder', 'pocus', 'udiat']" in result.stderr
+    assert not (tmp_path / "m.csv").exists()
