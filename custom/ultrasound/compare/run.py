@@ -18,9 +18,10 @@ from pathlib import Path
 from monai.bundle import ConfigWorkflow
 
 from custom.bundle_location import bundle_folder
-from custom.evaluation.segmentation import SegmentationScores, SegmentationTable, paired_segmentation_difference
-from custom.evaluation.segmentation import summarise_segmentation
-from custom.ultrasound.compare.report import write_overlays
+from custom.evaluation.segmentation import (
+    SegmentationScores, SegmentationTable, paired_segmentation_difference, summarise_segmentation,
+)
+from custom.ultrasound.compare.report import differences, write_overlays, write_plots
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ def _scores(row: dict) -> SegmentationScores:
 
 
 def _write_results(out: Path, scores: dict, spec: ComparePreset) -> SegmentationTable:
-    from custom.ultrasound.compare.report import differences, write_plots
-
     rows = []
     for (name, fraction), runs in scores.items():
         rows.append(summarise_segmentation([s for _, _, s in runs], [g for _, g, _ in runs], method=name,
