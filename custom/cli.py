@@ -151,7 +151,7 @@ def export_bundle(bundle: str, out: str = "dist", weights: str | None = None, we
 
     exported = run_export(bundle, out, weights=weights, weights_url=weights_url)
     print(f"bundle folder: {exported.folder}\nzip: {exported.archive}\nmodel.pt sha256: {exported.weights_sha256}")
-    if exported.calibration is None:
+    if exported.needs_calibration and exported.calibration is None:
         print("warning: no detector calibration (models/detector.json) as new as the weights was found next to "
               "them: the exported inference.json cannot run until one is added (the training run writes it)")
 

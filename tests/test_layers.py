@@ -11,14 +11,12 @@ import sys
 from pathlib import Path
 
 import custom
+from custom.layers import CORE, MODALITIES, TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "custom.evaluation", "custom.distributed",
-        "custom.bundle_config", "custom.bundle_location", "custom.skip_report")
-MAMMOGRAPHY = ("custom.data", "custom.detection", "custom.calibration", "custom.engines", "custom.compare",
-               "custom.bench", "custom.zoo")
+MAMMOGRAPHY = MODALITIES["mammography"]
+ULTRASOUND = MODALITIES["ultrasound"]  # the second modality: the core and the image readers, no mammography
 READERS = ("pydicom", "nibabel", "SimpleITK", "pandas", "skimage")
-ULTRASOUND = ("custom.ultrasound",)  # the second modality: the core and the image readers, no mammography
 
 _IMPORT_ALL_BLOCKED = """
 import importlib, json, sys
@@ -60,7 +58,7 @@ def _import_blocked(modules: list[str], blocked: tuple[str, ...]) -> dict:
 def test_the_core_imports_without_the_mammography_packages():
     modules = _modules()
     assert len(modules) > 30 and "custom.training.precision" in modules and "custom.ssl.simclr" in modules
-    assert _import_blocked(modules, MAMMOGRAPHY + READERS) == {}
+    assert _import_blocked(modules, MAMMOGRAPHY + ULTRASOUND + TOOLS + READERS) == {}
 
 
 def test_the_layer_check_catches_a_violation():
@@ -71,10 +69,11 @@ def test_the_layer_check_catches_a_violation():
 
 def test_every_package_of_custom_is_in_one_layer():
     top = {info.name for info in pkgutil.iter_modules(custom.__path__, "custom.")}
-    assert top - set(CORE) - set(MAMMOGRAPHY) - set(ULTRASOUND) == {"custom.cli", "custom.__main__"}
+    layers = [CORE, *MODALITIES.values(), TOOLS]
+    assert sorted(name for layer in layers for name in layer) == sorted(top)  # each in one layer, none left out
 
 
 def test_the_ultrasound_modality_imports_without_the_mammography_packages():
     modules = _modules(ULTRASOUND)
     assert "custom.ultrasound.synthetic.bmode" in modules
-    assert _import_blocked(modules, MAMMOGRAPHY) == {}
+    assert _import_blocked(modules, MAMMOGRAPHY + TOOLS) == {}

@@ -164,3 +164,32 @@ def test_flexible_unet_refuses_the_projection_shortcut_backbone():
         SiameseEncoder(backbone="vit")
     with pytest.raises(ValueError, match="stride-2 stem"):
         SiameseEncoder(backbone="resnet18_features", stem_stride=1)
+
+
+def test_exportable_flexible_unet_equals_monais_and_scripts_and_traces_for_any_batch():
+    """Same weights, same outputs and input gradients as MONAI's FlexibleUNet; scripted and traced (batch 1)
+    copies agree with it at batch 1 and 5, where MONAI's own cannot be scripted and traces for one batch size."""
+    from monai.networks.nets import FlexibleUNet
+
+    from custom.networks import ExportableFlexibleUNet, ZeroPadShortcut
+
+    arguments = dict(in_channels=1, out_channels=2, backbone="resnet18", spatial_dims=2, pretrained=False)
+    monai_unet = FlexibleUNet(**arguments).eval()
+    unet = ExportableFlexibleUNet(**arguments).eval()
+    unet.load_state_dict(monai_unet.state_dict(), strict=True)
+    assert list(unet.state_dict()) == list(monai_unet.state_dict())
+    assert sum(isinstance(module, ZeroPadShortcut) for module in unet.modules()) == 3  # layers 2 to 4
+    image = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    reference, ours = monai_unet(image), unet(image)
+    torch.testing.assert_close(ours, reference)
+    torch.testing.assert_close(torch.autograd.grad(ours.sum(), image)[0],
+                               torch.autograd.grad(reference.sum(), image)[0])
+    with pytest.raises(RuntimeError):
+        torch.jit.script(monai_unet)
+    scripted = torch.jit.script(unet)
+    traced = torch.jit.trace(unet, torch.rand(1, 1, 64, 64))
+    with torch.no_grad():
+        for batch in (1, 5):
+            images = torch.rand(batch, 1, 64, 64, generator=torch.Generator().manual_seed(batch))
+            torch.testing.assert_close(scripted(images), unet(images))
+            torch.testing.assert_close(traced(images), unet(images))

@@ -1,5 +1,6 @@
 """``python -m custom export-bundle``: a zoo-ready bundle that runs on its own vendored code, and the model
-zoo's gates (written from its published rules) run on it with this repository's package blocked."""
+zoo's gates (written from its published rules) run on it with this repository's package blocked, for every
+bundle of the repository."""
 
 from __future__ import annotations
 
@@ -19,41 +20,55 @@ import pytest
 import torch
 from archive_fixtures import run_cli
 
-from custom.networks import seeded_encoder
+from monai.bundle import ConfigParser
+
+from custom.layers import MODALITIES, TOOLS
 from custom.zoo import check_version_rules, export_bundle
 from custom.zoo.export import ZOO_BLACK_TARGETS, ZOO_FLAKE8, ZOO_ISORT, ZOO_LINE_LENGTH
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "mammo_siamese_softlabel"
+# per bundle: the modality whose packages it ships, and the number of tensors in its network's state_dict
+BUNDLES = {"mammo_siamese_softlabel": ("mammography", 123), "breast_us_multiorgan_seg": ("ultrasound", 172)}
 ZOO_FILES = ("LICENSE", "configs/metadata.json", "configs/inference.json", "configs/train.json",
              "configs/evaluate.json", "docs/README.md", "docs/data_license.txt", "large_files.yml",
              "models/model.pt", "scripts/__init__.py", "scripts/custom/__init__.py")
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """The bundle, given trained weights, exported through the CLI; and its zip unpacked elsewhere."""
+def test_every_bundle_is_exported_here():
+    assert sorted(BUNDLES) == sorted(path.name for path in (REPO / "bundles").iterdir() if path.is_dir())
+
+
+@pytest.fixture(scope="module", params=sorted(BUNDLES))
+def exported(request, tmp_path_factory):
+    """The bundle, given weights of its inference network (seeded), exported through the CLI; and its zip
+    unpacked elsewhere. A detector calibration as new as the weights lies next to them."""
+    bundle = REPO / "bundles" / request.param
     root = tmp_path_factory.mktemp("export")
-    source = root / "src" / BUNDLE.name
-    shutil.copytree(BUNDLE, source, ignore=shutil.ignore_patterns("models", "eval", "logs", "data", "runs"))
+    source = root / "src" / bundle.name
+    shutil.copytree(bundle, source, ignore=shutil.ignore_patterns("models", "eval", "logs", "data", "runs"))
     (source / "models").mkdir()
-    torch.save(seeded_encoder(4321, normalize=True).state_dict(), source / "models" / "model.pt")
-    (source / "models" / "detector.json").write_text('{"format": "mammo-asymmetry-detector"}')  # as new as model.pt
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "inference.json"))
+    torch.manual_seed(4321)
+    torch.save(parser.get_parsed_content("network_def").state_dict(), source / "models" / "model.pt")
+    (source / "models" / "detector.json").write_text('{"format": "mammo-asymmetry-detector"}')
     from custom.cli import main
 
     main(["export-bundle", "--bundle", str(source), "--out", str(root / "dist")])
     unpacked = root / "unpacked"
-    with zipfile.ZipFile(root / "dist" / f"{BUNDLE.name}_v{_version()}.zip") as archive:
+    with zipfile.ZipFile(root / "dist" / f"{bundle.name}_v{_version(bundle)}.zip") as archive:
         archive.extractall(unpacked)
-    return source, root / "dist" / BUNDLE.name, unpacked / BUNDLE.name
+    return source, root / "dist" / bundle.name, unpacked / bundle.name
 
 
-def _version() -> str:
-    return json.loads((BUNDLE / "configs" / "metadata.json").read_text())["version"]
+def _version(bundle: Path = BUNDLE) -> str:
+    return json.loads((bundle / "configs" / "metadata.json").read_text())["version"]
 
 
 def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
     source, folder, unpacked = exported
+    modality, _ = BUNDLES[source.name]
     for relative in ZOO_FILES:
         assert (folder / relative).is_file(), relative
         assert (unpacked / relative).read_bytes() == (folder / relative).read_bytes(), relative
@@ -67,9 +82,13 @@ def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
         text = path.read_text()
         assert not re.search(r"(?<![\w.])custom\.[a-z_]", text), f"{path} still refers to the installed package"
         assert not re.search(r"^\s*(from|import) custom\b", text, re.MULTILINE), path
-    assert "scripts.custom.networks" in (folder / "configs" / "inference.json").read_text()
-    assert not (folder / "scripts" / "custom" / "zoo").exists()  # the exporter itself is not shipped
-    assert not (folder / "scripts" / "custom" / "ultrasound").exists()  # nor the other modality
+    assert "scripts.custom." in (folder / "configs" / "train.json").read_text()
+    # the core and the bundle's own modality are shipped; the other modality, the CLI and the exporter are not
+    shipped = {path.name.removesuffix(".py") for path in (folder / "scripts" / "custom").iterdir()}
+    assert {"networks", "ssl", "training", "evaluation", "layers"} <= shipped
+    assert {package.split(".")[1] for package in MODALITIES[modality]} <= shipped
+    others = [package for name, packages in MODALITIES.items() if name != modality for package in packages]
+    assert not shipped & {package.split(".")[1] for package in (*others, *TOOLS)}
     # the source bundle keeps importing the installed package
     assert "scripts.custom" not in (source / "configs" / "train.json").read_text()
     # the zoo's way to evaluate (train.json + evaluate.json, default run id) evaluates
@@ -80,12 +99,16 @@ def test_export_holds_the_zoo_files_and_only_vendored_code(exported):
     assert "tqdm" in metadata["required_packages_version"]
 
 
-def test_the_detector_calibration_goes_along_unless_older_than_the_weights(exported, tmp_path):
+def test_the_detector_calibration_goes_along_where_read_unless_older_than_the_weights(exported, tmp_path):
     source, folder, unpacked = exported
+    if BUNDLES[source.name][0] != "mammography":  # no config of the bundle reads one: none is shipped
+        assert not (folder / "models" / "detector.json").exists()
+        assert export_bundle(source, tmp_path / "dist").needs_calibration is False
+        return
     for copy_of in (folder, unpacked):  # inference.json needs it; a few kB, so not a large file
         assert (copy_of / "models" / "detector.json").read_bytes() == (source / "models" / "detector.json").read_bytes()
     assert "detector.json" not in (folder / "large_files.yml").read_text()
-    stale = tmp_path / BUNDLE.name
+    stale = tmp_path / source.name
     shutil.copytree(source, stale)
     os.utime(stale / "models" / "detector.json", (0, 0))  # fitted for earlier weights
     result = export_bundle(stale, tmp_path / "dist")
@@ -99,8 +122,9 @@ def test_exported_bundle_passes_the_zoo_gates_without_this_repository(exported):
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert result.returncode == 0, result.stderr[-3000:]
     gates = json.loads(result.stdout.strip().splitlines()[-1])
-    assert gates["weights"] == 123
-    assert gates["loaded_tensors"] == {"train": 123, "inference": 123}  # every weight, for both workflow types
+    tensors = BUNDLES[unpacked.name][1]
+    assert gates["weights"] == tensors
+    assert gates["loaded_tensors"] == {"train": tensors, "inference": tensors}  # every weight, both workflow types
     assert gates["missing_properties"] == {"train": [], "inference": []}
     assert gates["verify_net_in_out"] is True
     for batch, difference in gates["max_abs_difference"].items():
@@ -133,7 +157,7 @@ def test_export_errors_name_the_file_and_keep_other_folders(exported, tmp_path, 
     code, _, err = run_cli(capsys, "export-bundle", "--bundle", str(source), "--out", str(tmp_path / "out"),
                            "--weights", str(not_weights))
     assert code == 2 and "notes.pt: not a PyTorch state_dict file" in err
-    foreign = tmp_path / "taken" / BUNDLE.name
+    foreign = tmp_path / "taken" / source.name
     foreign.mkdir(parents=True)
     (foreign / "mine.txt").write_text("keep me")
     with pytest.raises(ValueError, match="was not written by an export"):
@@ -141,11 +165,10 @@ def test_export_errors_name_the_file_and_keep_other_folders(exported, tmp_path, 
     assert (foreign / "mine.txt").read_text() == "keep me"
 
 
-def test_config_ids_follow_the_zoos_naming_rules():
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_config_ids_follow_the_zoos_naming_rules(name):
     # the zoo's CONTRIBUTING: ids an inference config and a train config (with its validate part) must define
-    from monai.bundle import ConfigParser
-
-    configs = BUNDLE / "configs"
+    configs = REPO / "bundles" / name / "configs"
     inference = ConfigParser()
     inference.read_config(str(configs / "inference.json"))
     for key in ("bundle_root", "device", "network_def", "inferer", "output_dir"):
@@ -158,8 +181,9 @@ def test_config_ids_follow_the_zoos_naming_rules():
         assert key in train, f"train.json + evaluate.json: {key}"
 
 
-def test_version_rules_of_the_zoo():
-    metadata = json.loads((BUNDLE / "configs" / "metadata.json").read_text())
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_version_rules_of_the_zoo(name):
+    metadata = json.loads((REPO / "bundles" / name / "configs" / "metadata.json").read_text())
     check_version_rules(metadata)
     for change, message in (({"version": "0.3"}, "not MAJOR.MINOR.PATCH"),
                             ({"version": "9.9.9"}, "has no changelog entry")):

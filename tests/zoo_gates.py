@@ -43,17 +43,19 @@ def main() -> None:
 
     network = load(BUNDLE.name, bundle_dir=str(BUNDLE.parent), workflow_type="inference", device="cpu",
                    progress=False).eval()
+    data_format = json.loads(Path(META).read_text())["network_data_format"]
+    (output_name,) = data_format["outputs"]
     ckpt_export(net_id="network_def", filepath="models/model.ts", ckpt_file="models/model.pt", meta_file=META,
                 config_file=CONFIGS["inference"])
     scripted = torch.jit.load("models/model.ts", map_location="cpu").eval()
     onnx_export(net_id="network_def", filepath="models/model.onnx", ckpt_file="models/model.pt", meta_file=META,
                 config_file=CONFIGS["inference"], use_trace=True,
-                converter_kwargs={"input_names": ["image"], "output_names": ["embedding"],
-                                  "dynamic_axes": {"image": {0: "batch"}, "embedding": {0: "batch"}}})
+                converter_kwargs={"input_names": ["image"], "output_names": [output_name],
+                                  "dynamic_axes": {"image": {0: "batch"}, output_name: {0: "batch"}}})
     import onnxruntime
 
     session = onnxruntime.InferenceSession("models/model.onnx", providers=["CPUExecutionProvider"])
-    size = json.loads(Path(META).read_text())["network_data_format"]["inputs"]["image"]["spatial_shape"]
+    size = data_format["inputs"]["image"]["spatial_shape"]
     results["max_abs_difference"] = {}
     for batch in (1, 3, 8):  # the ONNX graph was traced with batch 1: other batch sizes need the dynamic axis
         image = torch.rand(batch, 1, *size, generator=torch.Generator().manual_seed(batch))

@@ -2,8 +2,9 @@
 
 Zoo bundles carry their own code (in ``scripts/``) and run where only the packages of
 ``required_packages_version`` are installed. The source bundle in this repository imports the installed
-``custom`` package instead; the export copies that package into ``scripts/custom/`` and points every config
-and every import of the copy at ``scripts.custom``. MONAI puts the bundle folder on ``sys.path`` when it runs
+``custom`` package instead; the export copies the part of that package the bundle runs (the core and the
+modalities its configs name, :mod:`custom.layers`) into ``scripts/custom/`` and points every config and every
+import of the copy at ``scripts.custom``. MONAI puts the bundle folder on ``sys.path`` when it runs
 a config, as the zoo's commands assume (run from the bundle folder).
 
 The trained weights (``models/model.pt``, 45 MB, above the zoo's 25 MB limit for files in its repository)
@@ -24,14 +25,13 @@ import torch
 
 from custom.data.files import file_sha256
 from custom.detection.bundle import calibration_is_current
+from custom.layers import CORE, MODALITIES, modalities_named_in
 from custom.training import replaced_when_done
 
 PACKAGE = "custom"
 VENDORED = "scripts"
-EXPORTER = Path(__file__).resolve().parent.name  # this subpackage, left out of the vendored copy
-# a bundle does not export itself (the exporter's tools, black and isort, are not shipped), and the mammography
-# bundle does not ship the other modality's package
-NOT_SHIPPED = (EXPORTER, "ultrasound")
+# the mammography bundle's detector calibration, which its inference.json reads next to the weights
+CALIBRATION = "detector.json"
 # where the model zoo serves a bundle's large files once the bundle is accepted
 DEFAULT_WEIGHTS_URL = "https://huggingface.co/MONAI/{name}/resolve/main/models/model.pt"
 # written into an export so that a later export may replace the folder, and no other folder is ever replaced
@@ -57,15 +57,16 @@ class ExportedBundle:
     archive: Path
     weights_sha256: str
     calibration: Path | None  # models/detector.json, which inference.json needs; None when none was current
+    needs_calibration: bool  # whether the bundle's configs read a detector calibration at all
 
 
 def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | None = None,
                   weights_url: str | None = None) -> ExportedBundle:
     """Writes ``out/<name>/`` and ``out/<name>_v<version>.zip`` from the bundle folder ``bundle``.
 
-    ``weights``: the encoder's ``state_dict`` (default: the bundle's ``models/model.pt``, which the README's
-    training command writes). The detector calibration next to them (``detector.json``, a few kB, which
-    ``inference.json`` needs) goes along when it is not older than the weights. ``weights_url``: where the
+    ``weights``: the network's ``state_dict`` (default: the bundle's ``models/model.pt``, which its training
+    config writes). Where the configs read a detector calibration, the one next to the weights
+    (``detector.json``, a few kB) goes along when it is not older than the weights. ``weights_url``: where the
     weights will be downloaded from (default: the model zoo's hosting of the bundle's version).
 
     Raises:
@@ -89,22 +90,30 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as scratch:  # same disk: the move is a rename
         staging = Path(scratch) / name
         _copy_bundle_files(bundle, staging)
-        _vendor_package(staging / VENDORED)
+        _vendor_package(staging / VENDORED, shipped_packages(bundle))
         (staging / "models").mkdir()
         shutil.copyfile(weights, staging / "models" / "model.pt")
         digest = file_sha256(staging / "models" / "model.pt")
         url = (weights_url or DEFAULT_WEIGHTS_URL).format(name=name, version=version)
         (staging / "large_files.yml").write_text(large_files_yml("models/model.pt", url, digest))
-        calibration = weights.parent / "detector.json"
-        if calibration_is_current(calibration, weights):
-            shutil.copyfile(calibration, staging / "models" / "detector.json")
+        calibration = weights.parent / CALIBRATION
+        needs_calibration = _configs_read(bundle, CALIBRATION)
+        if needs_calibration and calibration_is_current(calibration, weights):
+            shutil.copyfile(calibration, staging / "models" / CALIBRATION)
         (staging / MARKER).write_text(json.dumps({"source": str(bundle.resolve()), "version": version}) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
         shutil.move(str(staging), folder)
     archive = _zip(folder, Path(out) / f"{name}_v{version}.zip")
-    shipped = folder / "models" / "detector.json"
-    return ExportedBundle(folder, archive, digest, shipped if shipped.is_file() else None)
+    shipped = folder / "models" / CALIBRATION
+    return ExportedBundle(folder, archive, digest, shipped if shipped.is_file() else None, needs_calibration)
+
+
+def shipped_packages(bundle: Path) -> tuple[str, ...]:
+    """The packages an export of ``bundle`` vendors: the core and every modality its configs refer to (the
+    command line and this exporter stay behind: the exporter's tools, black and isort, are not shipped)."""
+    configs = "".join(path.read_text() for path in sorted((bundle / "configs").glob("*.json")))
+    return CORE + tuple(package for modality in modalities_named_in(configs) for package in MODALITIES[modality])
 
 
 def check_version_rules(metadata: dict, source: Path | str = "metadata.json") -> None:
@@ -174,14 +183,20 @@ def _copy_bundle_files(bundle: Path, staging: Path) -> None:
             shutil.copyfile(config, staging / "configs" / config.name)
 
 
-def _vendor_package(scripts: Path) -> None:
-    """The installed package's Python files under ``scripts/custom``, imports rewritten, formatted as the
-    zoo's code checks want it (:func:`zoo_formatted`)."""
+def _configs_read(bundle: Path, name: str) -> bool:
+    return any(name in path.read_text() for path in (bundle / "configs").glob("*.json"))
+
+
+def _vendor_package(scripts: Path, packages: tuple[str, ...]) -> None:
+    """The Python files of the installed package's ``packages`` (and its ``__init__``) under ``scripts/custom``,
+    imports rewritten, formatted as the zoo's code checks want it (:func:`zoo_formatted`)."""
     source = Path(__file__).resolve().parents[1]
+    top_level = {name.split(".")[1] for name in packages}
     scripts.mkdir()
     (scripts / "__init__.py").write_text('"""The code of this bundle (vendored from the mammo-ssl package)."""\n')
     for path in sorted(source.rglob("*.py")):
-        if path.relative_to(source).parts[0] in NOT_SHIPPED:
+        first = path.relative_to(source).parts[0]
+        if first != "__init__.py" and first.removesuffix(".py") not in top_level:
             continue
         target = scripts / PACKAGE / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,27 @@
+"""The package's layers, declared once: the modality-free core, one set of packages per modality on top of it,
+and the tools that work on any bundle.
+
+``tests/test_layers.py`` checks that the core imports nothing of a modality and that every top-level module is
+in exactly one layer; the model-zoo export ships the core plus the modalities a bundle's configs name.
+"""
+
+from __future__ import annotations
+
+import re
+
+CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "custom.evaluation",
+        "custom.distributed", "custom.bundle_config", "custom.bundle_location", "custom.skip_report",
+        "custom.layers")
+MODALITIES = {
+    "mammography": ("custom.data", "custom.detection", "custom.calibration", "custom.engines", "custom.compare",
+                    "custom.bench"),
+    "ultrasound": ("custom.ultrasound",),
+}
+# the command line and the exporter: they reach every modality, and an exported bundle ships neither
+TOOLS = ("custom.cli", "custom.__main__", "custom.zoo")
+
+
+def modalities_named_in(text: str) -> list[str]:
+    """The modalities whose packages ``text`` (a config's or a module's source) refers to, in declared order."""
+    return [modality for modality, packages in MODALITIES.items()
+            if any(re.search(rf"\b{re.escape(package)}\b", text) for package in packages)]
