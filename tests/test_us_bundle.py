@@ -16,9 +16,10 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 from monai.networks.nets import FlexibleUNet
 from PIL import Image
 
-from custom.networks import seeded_encoder
+from custom.networks import ExportableFlexibleUNet, seeded_encoder
 from custom.ultrasound.data_source import UltrasoundDataSource, label_fraction_groups
-from custom.ultrasound.initialisation import initialise_encoder
+from custom.ultrasound.initialisation import initialise_network
+from custom.ultrasound.pretraining import pretraining_network
 from custom.ultrasound.synthetic import synth_us
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,14 +79,37 @@ def test_fine_tuning_from_a_pretrained_encoder_then_evaluation(synthetic, pretra
     assert {row["image_id"] for row in scores} == {row["image_id"] for row in test_rows}
 
 
-def test_initialise_encoder_loads_every_backbone_weight(pretrained):
-    network = initialise_encoder(
+def test_initialise_network_loads_every_backbone_weight(pretrained):
+    network = initialise_network(
         FlexibleUNet(in_channels=1, out_channels=2, backbone="resnet18", spatial_dims=2, pretrained=False),
         str(pretrained))
     state = torch.load(pretrained, weights_only=True)
     assert torch.equal(network.encoder.conv1.weight, state["backbone.conv1.weight"])
-    with pytest.raises(FileNotFoundError, match="no pretrained encoder"):
-        initialise_encoder(network, str(pretrained.parent / "missing.pt"))
+    with pytest.raises(FileNotFoundError, match="no pretrained weights"):
+        initialise_network(network, str(pretrained.parent / "missing.pt"))
+
+
+def test_encoder_decoder_pretraining_initialises_all_but_the_head(synthetic, tmp_path):
+    """pretrained_part encoder_decoder: the pretrained file holds the encoder and the decoder, which the
+    segmentation network takes whole; its head keeps its own initialisation."""
+    _run(["pretrain.json"], tmp_path, synthetic, max_epochs=1, batch_size=8, image_size=32,
+         synthetic_preset="test", pretrain_sources=["imagefolder"], pretrained_part="encoder_decoder")
+    path = tmp_path / "models" / "pretrained" / "simclr_imagefolder_encoder_decoder" / "model.pt"
+    state = torch.load(path, weights_only=True)
+    network = ExportableFlexibleUNet(in_channels=1, out_channels=2, backbone="resnet18", spatial_dims=2,
+                                     pretrained=False)
+    head = network.segmentation_head[0].weight.clone()
+    initialise_network(network, str(path))
+    loaded = network.state_dict()
+    assert {key.split(".")[0] for key in state} == {"encoder", "decoder"}
+    assert all(torch.equal(loaded[key], value) for key, value in state.items())
+    assert torch.equal(network.segmentation_head[0].weight, head)
+    other = ExportableFlexibleUNet(in_channels=1, out_channels=2, backbone="resnet18", spatial_dims=2,
+                                   pretrained=False, decoder_channels=(128, 64, 32, 16, 8))
+    with pytest.raises(ValueError, match="cannot initialise the FlexibleUNet"):
+        initialise_network(other, str(path))
+    with pytest.raises(ValueError, match="pretrained_part must be one of"):
+        pretraining_network("decoder")
 
 
 def test_label_fractions_are_nested_and_keep_every_class(synthetic, tmp_path):

@@ -67,6 +67,7 @@ class SiameseEncoder(nn.Module):
                 nn.Linear(BACKBONE_DIM, BACKBONE_DIM), nn.ReLU(inplace=True), nn.Linear(BACKBONE_DIM, projection_dim)
             )
         )
+        self.feature_dim = BACKBONE_DIM  # of the pooled ``features``, which self-supervised heads take
         self.embedding_dim = BACKBONE_DIM if projection_dim is None else projection_dim
         self.normalize = normalize
 

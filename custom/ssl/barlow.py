@@ -6,7 +6,6 @@ import torch
 from monai.losses import BarlowTwinsLoss
 
 from custom.networks import SiameseEncoder
-from custom.networks.siamese import BACKBONE_DIM
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
 
@@ -28,7 +27,7 @@ class BarlowTwins(SSLMethod):
         super().__init__(encoder)
         if lambd < 0:
             raise ValueError(f"lambd must be non-negative, got {lambd}")
-        self.projector = mlp_head(BACKBONE_DIM, hidden_dim, projection_dim)
+        self.projector = mlp_head(encoder.feature_dim, hidden_dim, projection_dim)
         self.loss_function = BarlowTwinsLoss(lambd=lambd)
 
     def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:

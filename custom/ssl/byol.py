@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from custom.networks import SiameseEncoder
-from custom.networks.siamese import BACKBONE_DIM
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
 from custom.ssl.momentum import check_momentum, ema_update_, frozen_copy
@@ -33,7 +32,7 @@ class BYOL(SSLMethod):
     def __init__(self, encoder: SiameseEncoder, projection_dim: int = 128, hidden_dim: int = 512, momentum: float = 0.99):
         super().__init__(encoder)
         self.momentum = check_momentum(momentum)
-        self.projector = mlp_head(BACKBONE_DIM, hidden_dim, projection_dim)
+        self.projector = mlp_head(encoder.feature_dim, hidden_dim, projection_dim)
         self.predictor = mlp_head(projection_dim, hidden_dim, projection_dim)
         self.target_encoder = frozen_copy(encoder)
         self.target_projector = frozen_copy(self.projector)

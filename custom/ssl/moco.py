@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from custom.networks import SiameseEncoder
-from custom.networks.siamese import BACKBONE_DIM
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
 from custom.ssl.momentum import check_momentum, ema_update_, frozen_copy
@@ -62,7 +61,7 @@ class MoCo(SSLMethod):
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.momentum = check_momentum(momentum)
         self.temperature = float(temperature)
-        self.projector = mlp_head(BACKBONE_DIM, hidden_dim, projection_dim, batch_norm=False)
+        self.projector = mlp_head(encoder.feature_dim, hidden_dim, projection_dim, batch_norm=False)
         self.key_encoder = frozen_copy(encoder)
         self.key_projector = frozen_copy(self.projector)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection_dim), dim=1))

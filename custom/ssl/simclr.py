@@ -6,7 +6,6 @@ import torch
 from monai.losses import ContrastiveLoss
 
 from custom.networks import SiameseEncoder
-from custom.networks.siamese import BACKBONE_DIM
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
 
@@ -28,7 +27,7 @@ class SimCLR(SSLMethod):
         super().__init__(encoder)
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        self.projector = mlp_head(BACKBONE_DIM, hidden_dim, projection_dim)
+        self.projector = mlp_head(encoder.feature_dim, hidden_dim, projection_dim)
         self.loss_function = ContrastiveLoss(temperature=temperature)
 
     def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:

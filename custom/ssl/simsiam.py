@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from custom.networks import SiameseEncoder
-from custom.networks.siamese import BACKBONE_DIM
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
 
@@ -30,7 +29,7 @@ class SimSiam(SSLMethod):
 
     def __init__(self, encoder: SiameseEncoder, projection_dim: int = 512, hidden_dim: int = 512, predictor_dim: int = 128):
         super().__init__(encoder)
-        self.projector = mlp_head(BACKBONE_DIM, hidden_dim, projection_dim, batch_norm_out=True)
+        self.projector = mlp_head(encoder.feature_dim, hidden_dim, projection_dim, batch_norm_out=True)
         self.predictor = mlp_head(projection_dim, predictor_dim, projection_dim)
 
     def forward(self, view_1: torch.Tensor, view_2: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Images of other organs (and natural images) as the single-image batches the core's self-supervised
-methods train on: every image grey, resized once, held in memory."""
+methods train on (every image grey, resized once, held in memory), and the network part they pretrain."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import logging
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
+
+from custom.networks import seeded_encoder, seeded_segmentation_backbone
 
 from custom.ultrasound.data_source import UltrasoundDataSource
 from custom.ultrasound.readers.loading import load_grey
@@ -16,6 +19,24 @@ from custom.ultrasound.readers.loading import load_grey
 logger = logging.getLogger(__name__)
 
 BREAST_SOURCES = ("busi", "udiat")
+# what pretraining trains: the segmentation network's encoder alone, or its encoder and decoder (the paper's two
+# variants); fine-tuning starts the rest at random
+PRETRAINED_PARTS = ("encoder", "encoder_decoder")
+
+
+def pretraining_network(part: str = "encoder", seed: int = 0) -> nn.Module:
+    """The network a self-supervised method pretrains, seeded: FlexibleUNet's ResNet-18 encoder
+    (``SiameseEncoder(backbone="resnet18_features")``) for ``"encoder"``, its encoder and decoder
+    (``SegmentationBackbone``) for ``"encoder_decoder"``.
+
+    Raises:
+        ValueError: ``part`` is not one of :data:`PRETRAINED_PARTS`.
+    """
+    if part == "encoder":
+        return seeded_encoder(seed, backbone="resnet18_features")
+    if part == "encoder_decoder":
+        return seeded_segmentation_backbone(seed)
+    raise ValueError(f"pretrained_part must be one of {PRETRAINED_PARTS}, got {part!r}")
 
 
 class PretrainingImages(Dataset):

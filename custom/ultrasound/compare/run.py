@@ -26,9 +26,11 @@ from custom.ultrasound.compare.report import differences, write_overlays, write_
 logger = logging.getLogger(__name__)
 
 US_BUNDLE = "bundles/breast_us_multiorgan_seg"
-# pretraining sources of each initialisation; "random" has none
-INITIALISATIONS = {"random": (), "multi_organ": ("pocus", "camus"), "lung": ("pocus",), "heart": ("camus",),
-                   "natural": ("imagefolder",)}
+# pretraining sources of each initialisation ("random" has none), and the part pretrained
+INITIALISATIONS = {"random": ((), "encoder"), "multi_organ": (("pocus", "camus"), "encoder"),
+                   "lung": (("pocus",), "encoder"), "heart": (("camus",), "encoder"),
+                   "natural": (("imagefolder",), "encoder"),
+                   "multi_organ_encoder_decoder": (("pocus", "camus"), "encoder_decoder")}
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ PRESETS = {
     "quick": ComparePreset("default", 128, 15, 64, 25, 8, (1.0, 0.5, 0.25), ("random", "multi_organ")),
     # one GPU: every initialisation of the paper, 256 px, all four fractions
     "paper": ComparePreset("default", 256, 100, 128, 100, 16, (1.0, 0.5, 0.25, 0.1),
-                           ("random", "natural", "lung", "heart", "multi_organ")),
+                           ("random", "natural", "lung", "heart", "multi_organ", "multi_organ_encoder_decoder")),
 }
 
 
@@ -69,8 +71,8 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0, bundle
     out.mkdir(parents=True, exist_ok=True)
     common = {"dataset_dir": str(Path(data).absolute()), "seed": seed, "image_size": spec.image_size,
               "synthetic_preset": spec.synthetic_preset}
-    encoders = {name: _pretrain(folder, out / "pretrain", INITIALISATIONS[name], spec, common)
-                for name in spec.initialisations if INITIALISATIONS[name]}
+    encoders = {name: _pretrain(folder, out / "pretrain", *INITIALISATIONS[name], spec, common)
+                for name in spec.initialisations if INITIALISATIONS[name][0]}
     scores, started = {}, time.perf_counter()
     for name in spec.initialisations:
         for fraction in spec.fractions:
@@ -101,11 +103,13 @@ def _workflow(folder: Path, configs: list[str], run_id: str, bundle_root: Path, 
     workflow.finalize()
 
 
-def _pretrain(folder: Path, root: Path, sources: tuple[str, ...], spec: ComparePreset, common: dict) -> str:
+def _pretrain(folder: Path, root: Path, sources: tuple[str, ...], part: str, spec: ComparePreset,
+              common: dict) -> str:
     _workflow(folder, ["pretrain.json"], "training", root,
-              {**common, "pretrain_sources": list(sources), "ssl_method": spec.ssl_method,
+              {**common, "pretrain_sources": list(sources), "pretrained_part": part, "ssl_method": spec.ssl_method,
                "max_epochs": spec.pretrain_epochs, "batch_size": spec.pretrain_batch})
-    return str(root / "models" / "pretrained" / f"{spec.ssl_method}_{'_'.join(sources)}" / "model.pt")
+    name = "_".join(sources) + ("" if part == "encoder" else f"_{part}")  # as pretrain.json names the folder
+    return str(root / "models" / "pretrained" / f"{spec.ssl_method}_{name}" / "model.pt")
 
 
 def _finetune_and_evaluate(folder: Path, run_root: Path, out: Path, init: str, fraction: float,
