@@ -11,7 +11,7 @@ import re
 
 CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "custom.evaluation",
         "custom.distributed", "custom.bundle_config", "custom.bundle_location", "custom.skip_report",
-        "custom.layers")
+        "custom.layers", "custom.atomic_write")
 MODALITIES = {
     "mammography": ("custom.data", "custom.detection", "custom.calibration", "custom.engines", "custom.compare",
                     "custom.bench"),

@@ -1,4 +1,4 @@
-"""Checkpoints, caches and run records are written whole or not at all (custom.training.atomic)."""
+"""Checkpoints, caches and run records are written whole or not at all (custom.atomic_write, custom.training.atomic)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import custom.training.atomic as atomic
+import custom.atomic_write as atomic
 from custom.data import MammogramReadError, MammoDataSource, SkipReport, build_manifest, prepare_exams, read_mammogram
 from custom.data.parallel import default_workers
 from tests.archive_fixtures import run_cli as run_cli_parts

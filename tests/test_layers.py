@@ -77,3 +77,12 @@ def test_the_ultrasound_modality_imports_without_the_mammography_packages():
     modules = _modules(ULTRASOUND)
     assert "custom.ultrasound.synthetic.bmode" in modules
     assert _import_blocked(modules, MAMMOGRAPHY + TOOLS) == {}
+
+
+def test_data_preparation_imports_no_torch():
+    """Reading, aligning and caching exams runs in every worker process; torch would add about 330 MiB to each."""
+    code = ("import sys, custom.data.exam_cache, custom.data.manifest, custom.ultrasound.readers; "
+            "print(sorted(name for name in ('torch', 'monai') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"

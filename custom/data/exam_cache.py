@@ -35,7 +35,7 @@ from custom.data.manifest import findings_of
 from custom.data.parallel import map_reporting
 from custom.data.reader import read_mammogram
 from custom.skip_report import SkipReport
-from custom.training import atomic_write_bytes
+from custom.atomic_write import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 CACHE_VERSION = 2  # 2: records carry the array's SHA-256

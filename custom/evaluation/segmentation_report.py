@@ -10,7 +10,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from custom.evaluation.segmentation import SegmentationScores, segmentation_scores, summarise_segmentation
-from custom.training.atomic import atomic_write_json, replaced_when_done
+from custom.atomic_write import atomic_write_json, replaced_when_done
 
 
 class SegmentationReport:

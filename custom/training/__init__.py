@@ -1,7 +1,8 @@
 """Modality-free training pieces every bundle's engine uses: mixed precision, checkpoints that resume exactly,
 a progress bar, the model inside a wrapper. Imports nothing of the mammography packages."""
 
-from custom.training.atomic import atomic_torch_save, atomic_write_bytes, atomic_write_json, replaced_when_done
+from custom.atomic_write import atomic_write_bytes, atomic_write_json, replaced_when_done
+from custom.training.atomic import atomic_torch_save
 from custom.training.checkpoint import EpochCheckpoint, restore_progress
 from custom.training.modules import unwrap
 from custom.training.precision import MixedPrecision, cpu_supports_bf16

@@ -26,7 +26,7 @@ import torch
 from custom.data.files import file_sha256
 from custom.detection.bundle import calibration_is_current
 from custom.layers import CORE, MODALITIES, modalities_named_in
-from custom.training import replaced_when_done
+from custom.atomic_write import replaced_when_done
 
 PACKAGE = "custom"
 VENDORED = "scripts"

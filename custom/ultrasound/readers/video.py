@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from custom.atomic_write import atomic_write_json, replaced_when_done
 from custom.skip_report import SkipReport
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".gif", ".mpeg", ".mpg", ".mov", ".m4v")
@@ -58,8 +59,6 @@ def extract_frames(video: Path, relative: str, cache: Path, stride: int, report:
     if not frames:
         report.skip(video, "undecodable video: no frame in it")
         return []
-    from custom.training.atomic import atomic_write_json
-
     atomic_write_json(record, {**source, "frames": [[index, path.name] for index, path in frames]})
     return frames
 
@@ -78,8 +77,6 @@ def _recorded(record: Path, source: dict) -> list[tuple[int, Path]] | None:
 
 def _write_frames(video: Path, plugin: str, target: Path, stride: int) -> list[tuple[int, Path]]:
     import imageio.v3 as iio
-
-    from custom.training.atomic import replaced_when_done
 
     target.parent.mkdir(parents=True, exist_ok=True)
     frames = []
