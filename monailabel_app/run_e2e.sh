@@ -8,4 +8,4 @@ venv="${1:-.venv-monailabel}"
 if [ ! -x "$venv/bin/monailabel" ]; then
     bash monailabel_app/setup_env.sh "$venv"
 fi
-MONAILABEL_PYTHON="$(cd "$venv/bin" && pwd)/python" python -m pytest -q -s tests/test_monailabel_server.py
+MONAILABEL_PYTHON="$(cd "$venv/bin" && pwd)/python" python -m pytest -q -s tests/test_monailabel_server.py tests/test_monailabel_us_bundle.py
