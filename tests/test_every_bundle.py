@@ -42,3 +42,13 @@ def test_inference_properties(bundle, tmp_path):
                               bundle_root=str(tmp_path))
     workflow.initialize()
     assert workflow.check_properties() == []
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda path: path.name)
+def test_presets_only_override_keys_the_training_config_defines(bundle):
+    """A budget preset (``configs/preset_<name>.json``, laid over ``train.json``) that named an unknown key would
+    be refused at run time; here every preset's keys are checked against the training config."""
+    train = ConfigParser.load_config_file(bundle / "configs" / "train.json")
+    for preset in sorted((bundle / "configs").glob("preset_*.json")):
+        unknown = sorted(set(ConfigParser.load_config_file(preset)) - set(train))
+        assert not unknown, f"{preset.name}: {unknown}"
