@@ -12,7 +12,7 @@ from custom.bundle_location import DEFAULT_BUNDLE
 
 def synth(out: str, studies: int = 120, seed: int = 0, preset: str = "default") -> None:
     """Writes a synthetic screening data set in the VinDr-Mammo layout (DICOM + both CSVs)."""
-    from custom.data.synthetic import synth as run_synth
+    from custom.mammography.data.synthetic import synth as run_synth
 
     run_synth(out, studies=studies, seed=seed, preset=preset)
 
@@ -29,7 +29,7 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
              val_fraction: float = 0.1, test_fraction: float = 0.2, check: bool = False,
              workers: int | None = None, frame_stride: int | None = None, frame_cache: str | None = None) -> None:
     """Reads a data set in a supported layout (``--format``: vindr, cbis, inbreast, csv, or any layout in
-    ``custom.data.readers.registry.READERS``) into one manifest CSV. The ultrasound layouts (busi, udiat, pocus,
+    ``custom.mammography.data.readers.registry.READERS``) into one manifest CSV. The ultrasound layouts (busi, udiat, pocus,
     camus, imagefolder: ``custom.ultrasound.readers.registry.ULTRASOUND_READERS``) write the ultrasound manifest
     (``custom.ultrasound.manifest``); ``--frame_cache DIR`` and ``--frame_stride N`` (default 5) take every N-th
     frame of pocus videos into DIR.
@@ -38,7 +38,7 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
     images in this process) and leaves out, and reports, those that cannot be decoded or whose tags contradict
     the annotations.
     """
-    from custom.data.readers.registry import READERS
+    from custom.mammography.data.readers.registry import READERS
     from custom.ultrasound.readers.registry import ULTRASOUND_READERS
 
     if format not in READERS and format not in ULTRASOUND_READERS:
@@ -51,10 +51,10 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
         run_manifest(format, root, out, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, check=check,
                      **{name: value for name, value in options.items() if value is not None})
         return
-    from custom.data.check import check_images
-    from custom.data.files import writable_output
-    from custom.data.manifest import build_manifest, summarise, write_manifest
-    from custom.data.parallel import default_workers
+    from custom.mammography.data.check import check_images
+    from custom.mammography.data.files import writable_output
+    from custom.mammography.data.manifest import build_manifest, summarise, write_manifest
+    from custom.mammography.data.parallel import default_workers
     from custom.skip_report import SkipReport
 
     writable_output(out)
@@ -72,7 +72,7 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
 
 def bench(what: str, **options) -> None:
     """Prints measured throughput: ``bench data`` (DICOM to cached aligned pairs) or ``bench train``."""
-    from custom.bench import run_benchmark
+    from custom.mammography.bench import run_benchmark
 
     run_benchmark(what, **options)
 
@@ -88,7 +88,7 @@ def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", s
     ``--bundle``: the bundle whose ``train.json`` trains the Siamese variants (default: the repository's, from
     its root).
     """
-    from custom.compare import compare as run_compare
+    from custom.mammography.compare import compare as run_compare
 
     run_compare(data, out, preset=preset, dataset_format=format, seed=seed, methods=_names(methods),
                 patch_presets=_names(patch_presets), device=device, amp=amp, bundle=bundle)
@@ -111,7 +111,7 @@ def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | Non
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
     95% CIs, of the bundle's detector and of the raw-pixel baseline, on ``split`` of ``data`` (default: the
     bundle's synthetic data); writes JSON, CSV and ``froc.png`` to ``out``."""
-    from custom.detection.evaluate_run import evaluate_detection_run
+    from custom.mammography.detection.evaluate_run import evaluate_detection_run
 
     evaluate_detection_run(bundle, out, data=data, dataset_format=format, split=split, seed=seed, device=device,
                            n_bootstrap=n_bootstrap)
@@ -124,7 +124,7 @@ def calibrate(data: str | None = None, out: str = "calibration", patch_preset: s
     ``benchmark_calibration.md`` and an exam figure to ``out``. ``data``: the benchmark folder (default
     ``$MAMMO_SSL_BENCHMARK_DIR`` or ``~/.cache/mammo-ssl/benchmark``); its evaluation and calibration-training
     sets are generated there once per generator version. About 30-60 minutes on 2 CPU cores."""
-    from custom.calibration import calibrate as run_calibrate
+    from custom.mammography.calibration import calibrate as run_calibrate
 
     run_calibrate(data, out, patch_preset=patch_preset, epochs=epochs, texture_studies=texture_studies,
                   n_bootstrap=n_bootstrap, workers=workers, seed=seed)
@@ -137,7 +137,7 @@ def heatmap(bundle: str, images: str | None = None, study: str | None = None, ou
     candidates and the exam score. ``--images F1 F2 ...`` (or ``--study FOLDER``; or one image and
     ``--contralateral_in FOLDER`` holding the other breast of its view); the bundle needs ``models/model.pt``
     and the detector calibration written by its inference config."""
-    from custom.detection.cli import heatmap as run_heatmap
+    from custom.mammography.detection.cli import heatmap as run_heatmap
 
     run_heatmap(bundle, images=images, study=study, out=out, patch=patch, downsample=downsample,
                 registration=registration, device=device, amp=amp, contralateral_in=contralateral_in)
@@ -190,7 +190,7 @@ def _boolean_options(argv: list[str]) -> set[str]:
 
     function = COMMANDS.get(argv[0]) if argv else None
     if function is bench and len(argv) > 1:
-        from custom.bench import BENCHMARKS, benchmark_function
+        from custom.mammography.bench import BENCHMARKS, benchmark_function
 
         if argv[1] in BENCHMARKS:
             function = benchmark_function(argv[1])
@@ -216,7 +216,7 @@ COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench":
 
 def main(argv: list[str] | None = None) -> None:
     """Runs a command; bad input ends with a one-line error naming the file and the problem, not a traceback."""
-    from custom.data.errors import MammogramReadError
+    from custom.mammography.data.errors import MammogramReadError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -1,5 +1,5 @@
-"""The package's layers, declared once: the modality-free core, one set of packages per modality on top of it,
-and the tools that work on any bundle.
+"""The package's layers, declared once: the modality-free core (the top-level packages), one package per modality
+on top of it (``custom/mammography``, ``custom/ultrasound``), and the tools that work on any bundle.
 
 ``tests/test_layers.py`` checks that the core imports nothing of a modality and that every top-level module is
 in exactly one layer; the model-zoo export ships the core plus the modalities a bundle's configs name.
@@ -13,8 +13,7 @@ CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "cu
         "custom.distributed", "custom.bundle_config", "custom.bundle_location", "custom.skip_report",
         "custom.layers", "custom.atomic_write")
 MODALITIES = {
-    "mammography": ("custom.data", "custom.detection", "custom.calibration", "custom.engines", "custom.compare",
-                    "custom.bench"),
+    "mammography": ("custom.mammography",),
     "ultrasound": ("custom.ultrasound",),
 }
 # the command line and the exporter: they reach every modality, and an exported bundle ships neither

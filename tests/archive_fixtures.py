@@ -21,7 +21,7 @@ import pydicom
 import torch
 from pydicom.uid import RLELossless, SecondaryCaptureImageStorage, generate_uid
 
-from custom.detection import AsymmetryDetector, EncoderDenseEmbedder, exams_from_images
+from custom.mammography.detection import AsymmetryDetector, EncoderDenseEmbedder, exams_from_images
 from custom.training.precision import MixedPrecision
 from custom.networks import seeded_encoder
 from tests.dicom_factory import synthetic_breast, write_mammogram_dicom

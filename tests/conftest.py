@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom.data.synthetic import generate_vindr_like
+from custom.mammography.data.synthetic import generate_vindr_like
 
 SYNTHETIC_STUDIES = 16
 SYNTHETIC_SEED = 3
@@ -23,7 +23,7 @@ def tiny_benchmark(tmp_path_factory):
     """Tests never touch the user's benchmark folder, and their evaluation set is a few test-size studies:
     the real one (500 studies at full size) takes minutes to generate. Subprocesses see the folder (by the
     environment) but not the tiny size: bundle runs in a subprocess pass ``--probe_benchmark False``."""
-    from custom.data.synthetic import benchmark
+    from custom.mammography.data.synthetic import benchmark
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(benchmark.BENCHMARK_DIR_VARIABLE, str(tmp_path_factory.mktemp("benchmark")))

@@ -18,7 +18,7 @@ import pydicom
 from PIL import Image
 from pydicom.uid import GrayscaleSoftcopyPresentationStateStorage, SecondaryCaptureImageStorage
 
-from custom.data.readers.vindr import BREAST_CSV, FINDING_CSV
+from custom.mammography.data.readers.vindr import BREAST_CSV, FINDING_CSV
 from tests.archive_fixtures import breast_image, retag
 from tests.dicom_factory import write_mammogram_dicom, write_non_image_dicom
 from tests.layout_fixtures import edit_csv

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 import custom.atomic_write as atomic
-from custom.data import MammogramReadError, MammoDataSource, SkipReport, build_manifest, prepare_exams, read_mammogram
-from custom.data.parallel import default_workers
+from custom.mammography.data import MammogramReadError, MammoDataSource, SkipReport, build_manifest, prepare_exams, read_mammogram
+from custom.mammography.data.parallel import default_workers
 from tests.archive_fixtures import run_cli as run_cli_parts
 from tests.archive_fixtures import tiny_bundle
 from tests.corpus import ANNOTATION_CASES, CASES, exam_of, write_archive

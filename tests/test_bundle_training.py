@@ -17,7 +17,7 @@ import torch
 from monai.bundle import ConfigWorkflow
 from PIL import Image
 
-from custom.engines import CoTrainingIteration, SoftLabelBank
+from custom.mammography.engines import CoTrainingIteration, SoftLabelBank
 from custom.training import MixedPrecision
 from custom.networks import SiameseEncoder
 from tests.layout_fixtures import tree_digest
@@ -188,7 +188,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path, synthetic_vindr):
 def test_evaluation_of_synthetic_data_probes_the_benchmark_evaluation_set(tmp_path, synthetic_vindr):
     """Built-in synthetic data is probed on the frozen benchmark's held-out evaluation set (here the tests' tiny
     stand-in, 14 patients none of whom trained), against both kinds of normal controls."""
-    from custom.data.synthetic import benchmark
+    from custom.mammography.data.synthetic import benchmark
 
     _train(tmp_path, synthetic_vindr, max_epochs=1)
     workflow = ConfigWorkflow(

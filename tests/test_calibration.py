@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from custom.calibration import run as calibration_run
-from custom.calibration.texture import spectrum_slope
-from custom.data.synthetic.benchmark import SyntheticSet
-from custom.data.synthetic.fingerprint import fingerprint_differences, generator_fingerprint
-from custom.data.synthetic.texture import coarse_share, power_law_field
-from custom.data.synthetic.vindr import SYNTHETIC_VERSION
-from custom.detection.subtraction import BilateralSubtraction
+from custom.mammography.calibration import run as calibration_run
+from custom.mammography.calibration.texture import spectrum_slope
+from custom.mammography.data.synthetic.benchmark import SyntheticSet
+from custom.mammography.data.synthetic.fingerprint import fingerprint_differences, generator_fingerprint
+from custom.mammography.data.synthetic.texture import coarse_share, power_law_field
+from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION
+from custom.mammography.detection.subtraction import BilateralSubtraction
 
 FROZEN = Path(__file__).resolve().parents[1] / "docs" / "calibration.json"
 

@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from custom.data.manifest import read_manifest
+from custom.mammography.data.manifest import read_manifest
 
 
 def _cli(*args, cwd=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custom.engines.diagnostics import soft_label_report
+from custom.mammography.engines.diagnostics import soft_label_report
 from custom.evaluation.metrics import mean_difference_with_ci
 
 

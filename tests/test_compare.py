@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-import custom.compare.protocol as protocol
-from custom.compare import compare
-from custom.compare.protocol import PresetBudget, make_protocol
-from custom.compare.run import check_patient_disjoint
+import custom.mammography.compare.protocol as protocol
+from custom.mammography.compare import compare
+from custom.mammography.compare.protocol import PresetBudget, make_protocol
+from custom.mammography.compare.run import check_patient_disjoint
 
 PROBE = {"n_splits": 2, "min_samples_per_class": 2, "n_bootstrap": 100}
 METHODS = ("siamese_softlabel", "ablation_one_network", "simclr", "random_init", "raw_pixels", "supervised")
@@ -48,7 +48,7 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
     assert {row["method"] for row in table if row["task"] == "abnormal"} == set(METHODS)
     # against matched controls too, and on the benchmark's evaluation set (the tests' tiny stand-in)
     assert {row["method"] for row in table if row["task"] == "abnormal_matched"} == set(METHODS)
-    from custom.data.synthetic import benchmark
+    from custom.mammography.data.synthetic import benchmark
     assert {int(row["n_patients"]) for row in table if row["task"] == "abnormal"} == {benchmark.EVALUATION_SET.studies}
     for row in table:
         assert 0 <= float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]) <= 1
@@ -91,7 +91,7 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
 def test_embedding_maps_show_the_same_subsample_of_every_method(tmp_path, monkeypatch):
     import numpy as np
 
-    import custom.compare.report as report
+    import custom.mammography.compare.report as report
     fitted = []
 
     class RecordingTSNE:  # records what each map was fitted on, and places the points at random

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from custom.detection.contralateral import find_contralateral, study_key
+from custom.mammography.detection.contralateral import find_contralateral, study_key
 
 
 def _png(path):

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from custom.data import (
+from custom.mammography.data import (
     MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
 )
-from custom.data.readers.cbis import CSV_FILES
+from custom.mammography.data.readers.cbis import CSV_FILES
 from tests.archive_fixtures import (
     cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
 )

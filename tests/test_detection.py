@@ -15,10 +15,10 @@ import torch
 from monai.bundle import ConfigWorkflow
 from sklearn.exceptions import NotFittedError
 
-from custom.data.alignment import AxisAlignedAffine
-from custom.data.geometry import original_to_output
-from custom.data.pair_dataset import _cut
-from custom.detection import (
+from custom.mammography.data.alignment import AxisAlignedAffine
+from custom.mammography.data.geometry import original_to_output
+from custom.mammography.data.pair_dataset import _cut
+from custom.mammography.detection import (
     AsymmetryDetector,
     EncoderDenseEmbedder,
     RawPixelDenseEmbedder,
@@ -29,7 +29,7 @@ from custom.detection import (
     neighbourhood_distance,
     points_to_original,
 )
-from custom.detection.cli import heatmap
+from custom.mammography.detection.cli import heatmap
 from custom.networks import seeded_encoder
 from tests.dicom_factory import synthetic_breast, write_mammogram_dicom
 
@@ -331,7 +331,7 @@ def test_evaluate_detection_tests_on_the_benchmark_with_paired_differences(tmp_p
     """python -m custom evaluate-detection on a bundle trained on synthetic data: calibrated on the bundle's
     training exams, tested on the benchmark's evaluation set (the tests' tiny stand-in), with the Siamese
     detector's paired differences to bilateral subtraction and to the raw-pixel embedding."""
-    from custom.detection.evaluate_run import evaluate_detection_run
+    from custom.mammography.detection.evaluate_run import evaluate_detection_run
     from custom.networks import seeded_encoder
 
     bundle = tmp_path / "bundle"

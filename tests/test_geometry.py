@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from custom.data.geometry import (
+from custom.mammography.data.geometry import (
     box_original_to_output,
     box_output_to_original,
     original_to_output,
     output_to_original,
 )
-from custom.data.reader import read_mammogram
+from custom.mammography.data.reader import read_mammogram
 from tests.dicom_factory import synthetic_breast, write_mammogram_dicom
 
 

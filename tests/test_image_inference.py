@@ -14,8 +14,8 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 from monai.transforms import Compose, SaveImaged
 
-from custom.detection import LoadContralateralExamd
-from custom.detection.cli import heatmap
+from custom.mammography.detection import LoadContralateralExamd
+from custom.mammography.detection.cli import heatmap
 from custom.networks import seeded_encoder
 from tests.layout_fixtures import flat_datastore
 

@@ -62,9 +62,9 @@ def test_the_core_imports_without_the_mammography_packages():
 
 
 def test_the_layer_check_catches_a_violation():
-    """The same check on a module that does import the mammography packages reports it (the test can fail)."""
-    failures = _import_blocked(["custom.detection.dense"], MAMMOGRAPHY + READERS)
-    assert "layer violation: custom.detection" in failures["custom.detection.dense"]
+    """The same check on a module that does import a blocked package reports it (the test can fail)."""
+    failures = _import_blocked(["custom.mammography.detection.dense"], ("custom.mammography.data",) + READERS)
+    assert "layer violation: custom.mammography.data" in failures["custom.mammography.detection.dense"]
 
 
 def test_every_package_of_custom_is_in_one_layer():
@@ -81,7 +81,7 @@ def test_the_ultrasound_modality_imports_without_the_mammography_packages():
 
 def test_data_preparation_imports_no_torch():
     """Reading, aligning and caching exams runs in every worker process; torch would add about 330 MiB to each."""
-    code = ("import sys, custom.data.exam_cache, custom.data.manifest, custom.ultrasound.readers; "
+    code = ("import sys, custom.mammography.data.exam_cache, custom.mammography.data.manifest, custom.ultrasound.readers; "
             "print(sorted(name for name in ('torch', 'monai') if name in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custom.data.errors import MammogramReadError
-from custom.data.manifest import (
+from custom.mammography.data.errors import MammogramReadError
+from custom.mammography.data.manifest import (
     MANIFEST_COLUMNS, assign_patient_splits, findings_of, manifest_frame, read_manifest, summarise, write_manifest,
 )
-from custom.data.readers.common import parse_birads, parse_density, parse_laterality, parse_pathology, parse_view
+from custom.mammography.data.readers.common import parse_birads, parse_density, parse_laterality, parse_pathology, parse_view
 
 
 def sample_manifest() -> pd.DataFrame:

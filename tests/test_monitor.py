@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from custom.engines.monitor import EmbeddingMonitor, effective_rank, quick_probe_auc
+from custom.mammography.engines.monitor import EmbeddingMonitor, effective_rank, quick_probe_auc
 from custom.training.precision import MixedPrecision
 from custom.networks import CoTrainedSiamesePair
 

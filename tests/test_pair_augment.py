@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from custom.engines import PairAugmentation
+from custom.mammography.engines import PairAugmentation
 
 
 def _pairs(n: int = 16, size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

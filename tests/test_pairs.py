@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import custom.data.exam_cache as exam_cache
-from custom.data.alignment import align_masks, mask_iou
-from custom.data.exam_cache import prepare_exams
-from custom.data.manifest import build_manifest
-from custom.data.pair_dataset import (
+import custom.mammography.data.exam_cache as exam_cache
+from custom.mammography.data.alignment import align_masks, mask_iou
+from custom.mammography.data.exam_cache import prepare_exams
+from custom.mammography.data.manifest import build_manifest
+from custom.mammography.data.pair_dataset import (
     WEAK_NORMAL, WEAK_UNKNOWN, ContralateralPairDataset, LabelledPatchDataset, _cut, _one_per_lesion,
 )
 from custom.skip_report import SkipReport

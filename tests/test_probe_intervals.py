@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from custom.bench.probe import clustered_patches
+from custom.mammography.bench.probe import clustered_patches
 from custom.evaluation import LinearProbe, paired_auc_difference
 from custom.evaluation.lda import ClassMoments, discriminant
 from custom.evaluation.metrics import normal_interval, within_fold_auc

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import custom.data
+import custom.mammography.data
 from custom.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,21 +44,21 @@ def _resolve(dotted: str):
 
 
 def test_the_documented_entry_points_import_from_the_package():
-    from custom.data import LoadMammogramd, MammogramReadError, SkipReport, build_manifest, read_mammogram
+    from custom.mammography.data import LoadMammogramd, MammogramReadError, SkipReport, build_manifest, read_mammogram
 
     assert callable(read_mammogram) and callable(build_manifest)
-    assert LoadMammogramd.__module__ == "custom.data.transforms" and issubclass(MammogramReadError, Exception)
+    assert LoadMammogramd.__module__ == "custom.mammography.data.transforms" and issubclass(MammogramReadError, Exception)
     assert SkipReport().summary() == "no input skipped"
 
 
 def test_every_exported_name_imports():
-    for package in ("custom.data", "custom.detection", "custom.networks", "custom.losses", "custom.engines",
+    for package in ("custom.mammography.data", "custom.mammography.detection", "custom.networks", "custom.losses", "custom.mammography.engines",
                     "custom.ssl", "custom.evaluation"):
         module = importlib.import_module(package)
         for name in getattr(module, "__all__", []):
             assert getattr(module, name) is not None, f"{package}.{name}"
     with pytest.raises(AttributeError, match="no attribute 'read_mamogram'"):
-        custom.data.read_mamogram  # noqa: B018 - a misspelt name must not import silently
+        custom.mammography.data.read_mamogram  # noqa: B018 - a misspelt name must not import silently
 
 
 def test_every_cited_import_and_dotted_name_resolves():
@@ -77,16 +77,16 @@ def test_every_cited_import_and_dotted_name_resolves():
     assert cited >= 30  # the scan itself works
 
 
-def test_data_functions_the_docs_call_import_from_custom_data():
-    """A data function the docs show being called is user API: ``from custom.data import`` must find it."""
+def test_data_functions_the_docs_call_import_from_the_data_package():
+    """A data function the docs show being called is user API: ``from custom.mammography.data import`` must find it."""
     defined = {}
-    for path in sorted((ROOT / "custom" / "data").rglob("*.py")):
+    for path in sorted((ROOT / "custom" / "mammography" / "data").rglob("*.py")):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
                 defined[node.name] = path.name
     called = {name for path in DOCS for name in CALLED.findall(path.read_text()) if name in defined}
     assert {"read_mammogram", "LoadMammogramd", "read_manifest"} <= called
-    assert called <= set(custom.data.__all__), sorted(called - set(custom.data.__all__))
+    assert called <= set(custom.mammography.data.__all__), sorted(called - set(custom.mammography.data.__all__))
 
 
 def test_readme_commands_exist():
@@ -96,7 +96,7 @@ def test_readme_commands_exist():
 
 
 def test_every_documented_data_set_format_is_accepted(tmp_path):
-    from custom.data import MammogramReadError, build_manifest
+    from custom.mammography.data import MammogramReadError, build_manifest
 
     documented = set()
     for path in DOCS:

@@ -15,11 +15,11 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
-from custom.data.dicom import read_dicom
-from custom.data.identity import Hint, dicom_hints, parse_name
-from custom.data.errors import MammogramReadError
-from custom.data.reader import read_mammogram
-from custom.data.transforms import LoadMammogram, LoadMammogramd
+from custom.mammography.data.dicom import read_dicom
+from custom.mammography.data.identity import Hint, dicom_hints, parse_name
+from custom.mammography.data.errors import MammogramReadError
+from custom.mammography.data.reader import read_mammogram
+from custom.mammography.data.transforms import LoadMammogram, LoadMammogramd
 from tests.dicom_factory import (
     add_border,
     add_film_label,

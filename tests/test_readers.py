@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from custom.data.errors import MammogramReadError
-from custom.data.manifest import MANIFEST_COLUMNS, build_manifest, findings_of, read_manifest, write_manifest
-from custom.data.readers.cbis import read_cbis
-from custom.data.readers.generic import read_generic_csv
-from custom.data.readers.inbreast import read_inbreast
-from custom.data.readers.vindr import read_vindr
+from custom.mammography.data.errors import MammogramReadError
+from custom.mammography.data.manifest import MANIFEST_COLUMNS, build_manifest, findings_of, read_manifest, write_manifest
+from custom.mammography.data.readers.cbis import read_cbis
+from custom.mammography.data.readers.generic import read_generic_csv
+from custom.mammography.data.readers.inbreast import read_inbreast
+from custom.mammography.data.readers.vindr import read_vindr
 from custom.skip_report import SkipReport
 from tests.layout_fixtures import (
     CBIS_CASES, H, INBREAST_IMAGES, VINDR_STUDIES, W, cbis_case, cbis_folder, edit_csv, grey_image, inbreast_plist,
@@ -364,13 +364,13 @@ def test_the_registry_names_every_reader_and_no_reader_is_loaded_with_the_manife
     import subprocess
     import sys
 
-    from custom.data.readers.registry import READERS, reader_for
+    from custom.mammography.data.readers.registry import READERS, reader_for
 
     for layout in READERS:
         assert callable(reader_for(layout)), layout
     with pytest.raises(ValueError, match=r"unknown data-set format 'dicomdir'; expected one of \['cbis', 'csv'"):
         reader_for("dicomdir")
-    code = ("import sys, custom.data.manifest; "
-            "print(sorted(m for m in sys.modules if m.startswith('custom.data.readers.')))")
+    code = ("import sys, custom.mammography.data.manifest; "
+            "print(sorted(m for m in sys.modules if m.startswith('custom.mammography.data.readers.')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "['custom.data.readers.common', 'custom.data.readers.registry']"
+    assert loaded.strip() == "['custom.mammography.data.readers.common', 'custom.mammography.data.readers.registry']"

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from custom.engines import SoftLabelBank, SoftLabelRefreshHandler
-from custom.engines import handlers
-from custom.engines.handlers import standardise_within
+from custom.mammography.engines import SoftLabelBank, SoftLabelRefreshHandler
+from custom.mammography.engines import handlers
+from custom.mammography.engines.handlers import standardise_within
 from custom.training.precision import MixedPrecision
 
 

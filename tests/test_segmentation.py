@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custom.data.segmentation import block_mean, border_depths, breast_mask, chest_wall_side
+from custom.mammography.data.segmentation import block_mean, border_depths, breast_mask, chest_wall_side
 from tests.dicom_factory import add_border, add_film_label, border_free, label_box, synthetic_breast
 
 

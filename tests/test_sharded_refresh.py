@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import Dataset
 
-from custom.engines.embedding import pair_distances
+from custom.mammography.engines.embedding import pair_distances
 from custom.training.precision import MixedPrecision
 from custom.losses import GMMSoftLabeller
 from custom.networks import CoTrainedSiamesePair

@@ -13,8 +13,8 @@ import pytest
 from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
-from custom.data.synthetic import PRESETS, generate_vindr_like, plan_studies, render_study
-from custom.data.synthetic.dicom_writer import stored_values
+from custom.mammography.data.synthetic import PRESETS, generate_vindr_like, plan_studies, render_study
+from custom.mammography.data.synthetic.dicom_writer import stored_values
 
 VINDR_BREAST = ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
                 "breast_birads", "breast_density", "split"]

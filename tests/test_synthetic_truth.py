@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custom.data.manifest import build_manifest, findings_of
-from custom.data.synthetic import plan_studies, render_study
+from custom.mammography.data.manifest import build_manifest, findings_of
+from custom.mammography.data.synthetic import plan_studies, render_study
 from tests.conftest import SYNTHETIC_SEED, SYNTHETIC_STUDIES
 
 
@@ -49,7 +49,7 @@ def test_manifest_labels_match_the_plan(manifest):
 
 
 def test_the_manifest_names_the_generator_version(manifest, synthetic_vindr):
-    from custom.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
+    from custom.mammography.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
 
     assert synthetic_version_of(synthetic_vindr) == SYNTHETIC_VERSION
     assert set(manifest["dataset"]) == {f"synthetic-v{SYNTHETIC_VERSION}"}

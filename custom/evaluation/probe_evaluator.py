@@ -51,7 +51,7 @@ class LinearProbeEvaluator(Evaluator):
     """Embeds labelled patches with every encoder and compares the encoders by cross-validated linear probes.
 
     Each iteration embeds the batch (a dict with ``"image"`` ``(B, 1, P, P)``, ``"patient_id"`` and the labels
-    ``"abnormal"``, ``"birads"``, ``"malignant"``, as :class:`custom.data.pair_dataset.LabelledPatchDataset`
+    ``"abnormal"``, ``"birads"``, ``"malignant"``, as :class:`custom.mammography.data.pair_dataset.LabelledPatchDataset`
     yields) with every encoder in eval mode without gradients, and keeps embeddings and labels on the CPU. At
     the end of the (single) epoch, :func:`~.linear_probe.run_probe_tasks` runs per encoder, with
     patient-grouped folds and patient-level bootstrap CIs that refit the probe on every resample, and writes:

@@ -51,7 +51,7 @@ def train_supervised_encoder(
     progress: bool = True,
 ) -> SiameseEncoder:
     """The upper bound: the same encoder trained with the abnormal-vs-normal labels of ``dataset``
-    (a :class:`custom.data.pair_dataset.LabelledPatchDataset` of the training split), random flips and
+    (a :class:`custom.mammography.data.pair_dataset.LabelledPatchDataset` of the training split), random flips and
     90-degree turns as augmentation, class-balanced binary cross-entropy."""
     if len(dataset) == 0:
         raise ValueError("no labelled patches to train the supervised reference on")

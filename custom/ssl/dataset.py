@@ -14,7 +14,7 @@ class SinglePatchDataset(Dataset):
 
     Args:
         pair_dataset: any dataset whose items hold ``image_a`` and ``image_b``, such as
-            :class:`custom.data.pair_dataset.ContralateralPairDataset`.
+            :class:`custom.mammography.data.pair_dataset.ContralateralPairDataset`.
     """
 
     SIDES = ("image_a", "image_b")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from custom.data.files import file_sha256
-from custom.detection.bundle import calibration_is_current
+from custom.mammography.data.files import file_sha256
+from custom.mammography.detection.bundle import calibration_is_current
 from custom.layers import CORE, MODALITIES, modalities_named_in
 from custom.atomic_write import replaced_when_done
 

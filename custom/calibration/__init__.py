@@ -1,5 +1,0 @@
-"""Calibration of the synthetic benchmark against published real-data figures (``python -m custom calibrate``)."""
-
-from custom.calibration.run import TARGETS, calibrate
-
-__all__ = ["TARGETS", "calibrate"]

@@ -1,0 +1,17 @@
+"""Training engine of the co-trained Siamese networks: iteration, soft labels and their refresh, checkpoints,
+the embedding monitor, pair augmentation. The modality-free pieces it builds on are in ``custom.training``."""
+
+from custom.mammography.engines.cotraining import CoTrainingIteration
+from custom.mammography.engines.handlers import SoftLabelRefreshHandler, TrainingCheckpoint
+from custom.mammography.engines.monitor import EmbeddingMonitor
+from custom.mammography.engines.pair_augment import PairAugmentation
+from custom.mammography.engines.soft_label_bank import SoftLabelBank
+
+__all__ = [
+    "CoTrainingIteration",
+    "EmbeddingMonitor",
+    "PairAugmentation",
+    "SoftLabelBank",
+    "SoftLabelRefreshHandler",
+    "TrainingCheckpoint",
+]

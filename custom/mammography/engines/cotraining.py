@@ -1,0 +1,64 @@
+"""The training iteration of two Siamese networks that supervise each other through soft labels."""
+
+from __future__ import annotations
+
+import torch
+from ignite.engine import Engine
+
+from custom.mammography.engines.pair_augment import PairAugmentation
+from custom.training.precision import MixedPrecision
+from custom.mammography.engines.soft_label_bank import SoftLabelBank
+
+
+class CoTrainingIteration:
+    """``iteration_update`` for a MONAI ``SupervisedTrainer`` whose network is a ``CoTrainedSiamesePair``.
+
+    Both networks embed the pair; the trainer's loss (a ``CrossSoftContrastiveLoss``) receives the soft
+    labels derived from each network, so that A learns from B's labels and B from A's. With
+    ``cross=False`` (an ablation) each network learns from its own labels. A non-finite loss stops the run
+    with a message saying where and what to try. An ``augment`` (:class:`PairAugmentation`) transforms both
+    sides of each pair alike before the forward pass.
+    """
+
+    def __init__(
+        self, bank: SoftLabelBank, precision: MixedPrecision, cross: bool = True, augment: PairAugmentation | None = None
+    ):
+        self.bank = bank
+        self.precision = precision
+        self.cross = cross
+        self.augment = augment
+
+    def __call__(self, engine: Engine, batch: dict) -> dict:
+        network, optimizer = engine.network, engine.optimizer
+        image_a, image_b = batch["image_a"], batch["image_b"]
+        if self.augment is not None:
+            image_a, image_b = self.augment(image_a, image_b, engine.state.iteration)
+        image_a, image_b = self.precision.prepare_input(image_a), self.precision.prepare_input(image_b)
+        from_a, from_b = (labels.to(self.precision.device) for labels in self.bank.labels(batch["index"]))
+        if not self.cross:
+            from_a, from_b = from_b, from_a
+
+        network.train()
+        optimizer.zero_grad(set_to_none=True)
+        with self.precision.autocast():
+            distances = network(image_a, image_b)
+        distance_a, distance_b = distances["distance_a"].float(), distances["distance_b"].float()
+        if not (torch.isfinite(distance_a).all() and torch.isfinite(distance_b).all()):
+            self._stop(engine, "embedding distance")
+        loss = engine.loss_function(distance_a, distance_b, from_a, from_b,
+                                    distances["mismatch_distance_a"].float(), distances["mismatch_distance_b"].float())
+        if not torch.isfinite(loss):
+            self._stop(engine, "loss")
+        self.precision.backward_and_step(loss, optimizer)
+        return {
+            "loss": loss.item(),
+            "distance_a": distance_a.mean().item(),
+            "distance_b": distance_b.mean().item(),
+        }
+
+    @staticmethod
+    def _stop(engine: Engine, what: str) -> None:
+        raise FloatingPointError(
+            f"{what} became NaN or infinite at epoch {engine.state.epoch}, iteration {engine.state.iteration}: "
+            "training stopped. Lower the learning rate, or turn mixed precision off (--amp False)."
+        )
