@@ -1,5 +1,6 @@
 """Self-supervised baselines: losses on hand-checked inputs, momentum networks, queue, augmentation,
-one training step per method, the training function's files and resume, and the bundle override configs."""
+one training step per method, the training function's files and resume, and the bundle configs
+(train_ssl.json with one train_<method>.json overlay per method)."""
 
 from __future__ import annotations
 
@@ -395,7 +396,7 @@ def test_checkpoint_resume_matches_an_uninterrupted_run(tmp_path):
     torch.testing.assert_close(exported.state_dict()["backbone.conv1.weight"], resumed["encoder.backbone.conv1.weight"])
 
 
-# ---------------------------------------------------------------- bundle override configs
+# ---------------------------------------------------------------- bundle configs: train_ssl.json + one overlay per method
 
 TINY_BUNDLE = {"pairs_per_exam": 1, "batch_size": 8}
 
@@ -409,7 +410,7 @@ def exam_cache(tmp_path_factory) -> Path:
 def _workflow(
     method: str, bundle_root: Path, dataset_dir: Path, cache_dir: Path, run_id: str = "training", **overrides
 ) -> ConfigWorkflow:
-    configs = ["train.json", f"train_{method}.json"] + (["evaluate.json"] if run_id == "evaluating" else [])
+    configs = ["train.json", "train_ssl.json", f"train_{method}.json"] + (["evaluate.json"] if run_id == "evaluating" else [])
     return ConfigWorkflow(
         config_file=[str(CONFIGS / name) for name in configs],
         meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
@@ -419,11 +420,24 @@ def _workflow(
 
 
 @pytest.mark.parametrize("name", sorted(SSL_METHODS))
-def test_every_method_config_has_the_required_properties_and_instantiates(name, tmp_path, synthetic_vindr, exam_cache):
+def test_every_method_overlay_builds_its_method_on_train_and_train_ssl(
+    name, tmp_path, synthetic_vindr, exam_cache, monkeypatch
+):
+    overlay = json.loads((CONFIGS / f"train_{name}.json").read_text())
+    assert set(overlay) == {"ssl_method", "ssl_options"}  # all else is shared, in train_ssl.json
+    assert overlay["ssl_method"] == name
+    built = []
+
+    def recording_build(method_name, encoder, **options):
+        built.append((method_name, options))
+        return build_ssl_method(method_name, encoder, **options)
+
+    monkeypatch.setattr("custom.ssl.build_ssl_method", recording_build)
     workflow = _workflow(name, tmp_path, synthetic_vindr, exam_cache)
     workflow.initialize()
     assert workflow.check_properties() == []
     assert type(workflow.parser.get_parsed_content("training_def")) is SSL_METHODS[name]
+    assert built == [(name, overlay["ssl_options"])]  # the overlay's options, in one dict, to the factory
     assert isinstance(workflow.parser.get_parsed_content("train#iteration"), SSLIteration)
     assert isinstance(workflow.parser.get_parsed_content("train#handlers")[0], SSLCheckpoint)
     patches = workflow.parser.get_parsed_content("train#dataloader").dataset
@@ -458,3 +472,14 @@ def test_a_method_config_trains_one_epoch_and_exports_its_encoder(tmp_path, synt
     rows = (tmp_path / "eval" / "simsiam" / "comparison.csv").read_text()
     assert "simsiam" in rows and "random_init" in rows and "siamese_softlabel" not in rows
     assert not (tmp_path / "eval" / "comparison.csv").exists()
+
+
+def test_train_ssl_without_a_method_overlay_names_the_missing_method(tmp_path, synthetic_vindr, exam_cache):
+    workflow = ConfigWorkflow(
+        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "train_ssl.json")],
+        meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train", bundle_root=str(tmp_path), dataset_dir=str(synthetic_vindr), cache_dir=str(exam_cache),
+    )
+    workflow.initialize()
+    with pytest.raises(ValueError, match="@ssl_method"):
+        workflow.parser.get_parsed_content("training_def")
