@@ -128,6 +128,14 @@ def test_a_missing_bundle_is_named_before_any_work(tmp_path):
     with pytest.raises(FileNotFoundError, match="no bundle here .* pass --bundle"):
         compare(str(tmp_path / "data"), str(tmp_path / "out"), bundle=tmp_path / "nowhere")
     assert not (tmp_path / "out").exists()
+    # a bundle without a baseline's config files: named before any method trains
+    partial = tmp_path / "partial"
+    (partial / "configs").mkdir(parents=True)
+    for name in ("train.json", "train_simclr.json"):
+        (partial / "configs" / name).write_text((BUNDLE / "configs" / name).read_text())
+    with pytest.raises(FileNotFoundError, match=r"missing: \S*partial/configs/train_ssl.json$"):
+        compare(str(tmp_path / "data"), str(tmp_path / "out"), methods=("siamese_softlabel", "simclr"), bundle=partial)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_baseline_trains_through_its_bundle_configs_as_a_direct_run_does(tmp_path, synthetic_vindr):

@@ -64,6 +64,16 @@ def _config_files(method: str) -> list[str]:
     return ["train.json"] if method in SIAMESE_VARIANTS else ["train.json", "train_ssl.json", f"train_{method}.json"]
 
 
+def check_bundle_configs(bundle: Path, methods: tuple[str, ...]) -> None:
+    """Raises ``FileNotFoundError`` naming each config file of ``bundle`` that a method of ``methods`` trains
+    through and that is missing, so that a comparison stops before any work rather than midway."""
+    needed = {name for method in methods if method in SIAMESE_VARIANTS or method in SSL_METHODS
+              for name in _config_files(method)}
+    missing = sorted(str(bundle / "configs" / name) for name in needed if not (bundle / "configs" / name).is_file())
+    if missing:
+        raise FileNotFoundError(f"the comparison trains through bundle configs that are missing: {', '.join(missing)}")
+
+
 def _method_overrides(method: str, budget: PresetBudget) -> dict:
     """What sets ``method`` apart within its config files: an ablation's switches, MoCo's queue (the budget's,
     kept below the number of training patches)."""

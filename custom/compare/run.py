@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
-from custom.compare.methods import pretrain
+from custom.compare.methods import check_bundle_configs, pretrain
 from custom.compare.protocol import make_protocol
 from custom.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
 from custom.data.source import MammoDataSource
@@ -47,6 +47,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     """
     bundle = bundle_folder(bundle)
     protocol = make_protocol(preset, seed, methods, patch_presets, amp)
+    check_bundle_configs(bundle, protocol.methods)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "protocol.json").write_text(json.dumps(protocol.as_dict(), indent=2, default=str))
