@@ -85,8 +85,8 @@ def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", s
 
     ``--preset quick`` takes minutes on a CPU, ``--preset paper`` is meant for a GPU. ``--methods`` and
     ``--patch_presets`` take comma-separated subsets (default: all methods, patch presets 96 and 256).
-    ``--bundle``: the bundle whose ``train.json`` trains the Siamese variants (default: the repository's, from
-    its root).
+    ``--bundle``: the bundle whose configs train the Siamese variants (``train.json``) and the self-supervised
+    baselines (``train_ssl.json`` and ``train_<method>.json`` on top) (default: the repository's, from its root).
     """
     from custom.mammography.compare import compare as run_compare
 

@@ -1,19 +1,27 @@
-"""The comparison run: same patches, seed and budget for every method; patient-disjoint probe; resume."""
+"""The comparison run: same patches, seed and budget for every method; patient-disjoint probe; resume; the
+self-supervised baselines trained through the bundle's configs."""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import torch
+from monai.bundle import ConfigWorkflow
 
 import custom.mammography.compare.protocol as protocol
 from custom.mammography.compare import compare
+from custom.mammography.compare.methods import pretrain
 from custom.mammography.compare.protocol import PresetBudget, make_protocol
 from custom.mammography.compare.run import check_patient_disjoint
+from custom.mammography.data.source import MammoDataSource
 
 PROBE = {"n_splits": 2, "min_samples_per_class": 2, "n_bootstrap": 100}
 METHODS = ("siamese_softlabel", "ablation_one_network", "simclr", "random_init", "raw_pixels", "supervised")
+BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "mammo_siamese_softlabel"
 
 
 @pytest.fixture
@@ -71,15 +79,17 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
 
     recorded = json.loads((out / "protocol.json").read_text())
     assert recorded["seed"] == 0 and recorded["budgets"]["96"]["epochs"] == 1
-    simclr = json.loads((out / "patch96" / "simclr" / "settings.json").read_text())
+    simclr = json.loads((out / "patch96" / "simclr" / "done.json").read_text())["settings"]
     siamese = json.loads((out / "patch96" / "siamese_softlabel" / "done.json").read_text())["settings"]
     supervised = json.loads((out / "patch96" / "supervised" / "done.json").read_text())["settings"]
-    for settings in (simclr, supervised):
-        assert (settings["seed"], settings["epochs"], settings["batch_size"]) == (0, 1, 8)
-    assert (siamese["seed"], siamese["max_epochs"], siamese["batch_size"]) == (0, 1, 8)
-    # the Siamese method and SimCLR see the same patches: both sides of every pair
-    pairs = siamese["pairs_per_exam"], siamese["candidate_pairs_per_exam"]
-    assert pairs == (2, 3) and simclr["patches"] % 2 == 0
+    assert (supervised["seed"], supervised["epochs"], supervised["batch_size"]) == (0, 1, 8)
+    for settings in (siamese, simclr):
+        assert (settings["seed"], settings["max_epochs"], settings["batch_size"]) == (0, 1, 8)
+    # the Siamese method and SimCLR see the same patches: the pairs of train.json's dataset (SimCLR both sides)
+    assert siamese["config_files"] == ["train.json"]
+    assert simclr["config_files"] == ["train.json", "train_ssl.json", "train_simclr.json"]
+    for settings in (siamese, simclr):
+        assert (settings["pairs_per_exam"], settings["candidate_pairs_per_exam"]) == (2, 3)
 
     stamps = {p: p.stat().st_mtime_ns for p in (out / "patch96").rglob("model.pt")}
     again = compare(str(synthetic_vindr), str(out), preset=tiny_preset, methods=METHODS, embedding_maps=False,
@@ -118,3 +128,66 @@ def test_a_missing_bundle_is_named_before_any_work(tmp_path):
     with pytest.raises(FileNotFoundError, match="no bundle here .* pass --bundle"):
         compare(str(tmp_path / "data"), str(tmp_path / "out"), bundle=tmp_path / "nowhere")
     assert not (tmp_path / "out").exists()
+    # a bundle without a baseline's config files: named before any method trains
+    partial = tmp_path / "partial"
+    (partial / "configs").mkdir(parents=True)
+    for name in ("train.json", "train_simclr.json"):
+        (partial / "configs" / name).write_text((BUNDLE / "configs" / name).read_text())
+    with pytest.raises(FileNotFoundError, match=r"missing: \S*partial/configs/train_ssl.json$"):
+        compare(str(tmp_path / "data"), str(tmp_path / "out"), methods=("siamese_softlabel", "simclr"), bundle=partial)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_baseline_trains_through_its_bundle_configs_as_a_direct_run_does(tmp_path, synthetic_vindr):
+    budget = PresetBudget(epochs=1, pairs_per_exam=1, candidate_pairs_per_exam=2, batch_size=8, moco_queue_size=24)
+    cache = tmp_path / "cache"
+    source = MammoDataSource(str(synthetic_vindr), "vindr", cache_dir=str(cache), patch_preset_name="96", seed=0,
+                             synthetic_studies=0)
+    out = tmp_path / "compare" / "moco"
+
+    def run(**changes):
+        return pretrain("moco", source=source, budget=replace(budget, **changes), seed=0,
+                        device=torch.device("cpu"), amp=True, out_dir=out, bundle=BUNDLE)
+
+    trained = run()
+    # where train_ssl.json writes: the run's folder is the bundle root
+    models = out / "models" / "moco"
+    checkpoint = torch.load(models / "checkpoint.pt", weights_only=True)
+    assert checkpoint["trainer"]["epoch"] == 1
+    assert checkpoint["network"]["queue"].shape == (24, 128)  # the budget's queue, not the overlay's 4096
+    assert any((out / "logs" / "moco").iterdir()) and trained.pretrain_seconds > 0
+    assert not (out / "models" / "model.pt").exists()
+
+    # the same three config files run directly, with the same data, budget and seed, give the same encoder
+    configs = BUNDLE / "configs"
+    direct = ConfigWorkflow(
+        config_file=[str(configs / name) for name in ("train.json", "train_ssl.json", "train_moco.json")],
+        meta_file=str(configs / "metadata.json"), logging_file=str(configs / "logging.conf"), workflow_type="train",
+        bundle_root=str(tmp_path / "direct"), dataset_dir=str(synthetic_vindr), cache_dir=str(cache), seed=0,
+        max_epochs=1, pairs_per_exam=1, candidate_pairs_per_exam=2, batch_size=8, learning_rate=1e-3, amp=True,
+        device="$torch.device('cpu')", **{"ssl_options#queue_size": 24},
+    )
+    direct.initialize()
+    direct.run()
+    direct.finalize()
+    expected = torch.load(tmp_path / "direct" / "models" / "moco" / "model.pt", weights_only=True)
+    compared = trained.features.encoder.state_dict()
+    assert compared.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(compared[key], value, rtol=0, atol=0, msg=f"{key} differs from the direct run")
+
+    # a restart loads the finished run: not trained again, same weights and recorded wall time
+    written = (models / "model.pt").stat().st_mtime_ns
+    again = run()
+    assert (models / "model.pt").stat().st_mtime_ns == written and again.pretrain_seconds == trained.pretrain_seconds
+    torch.testing.assert_close(again.features.encoder.state_dict(), compared, rtol=0, atol=0)
+
+    # interrupted after its last checkpoint: the same settings resume from it (nothing left to train) ...
+    (out / "done.json").unlink()
+    run()
+    assert (models / "model.pt").stat().st_mtime_ns == written
+    # ... other settings start afresh instead of resuming a checkpoint of the old ones
+    (out / "done.json").unlink()
+    changed = run(learning_rate=1e-2)
+    assert not torch.equal(changed.features.encoder.state_dict()["backbone.conv1.weight"],
+                           compared["backbone.conv1.weight"])

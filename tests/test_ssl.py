@@ -1,5 +1,6 @@
 """Self-supervised baselines: losses on hand-checked inputs, momentum networks, queue, augmentation,
-one training step per method, the training function's files and resume, and the bundle override configs."""
+one training step per method, checkpoint and resume, and the bundle configs (train_ssl.json with one
+train_<method>.json overlay per method)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from custom.ssl import (
     info_nce_loss,
     negative_cosine,
     normalized_mse,
-    train_ssl,
 )
 
 PATCH = 32
@@ -301,7 +301,7 @@ def test_augmentation_rejects_bad_settings_and_inputs():
         TwoViewAugment()(torch.rand(1, PATCH, PATCH))
 
 
-# ---------------------------------------------------------------- registry, dataset, training function
+# ---------------------------------------------------------------- registry and dataset
 
 
 def test_registry_builds_every_method_and_rejects_unknown_names_and_options(encoder):
@@ -323,46 +323,6 @@ def test_single_patch_dataset_exposes_both_sides_of_every_pair():
     torch.testing.assert_close(patches[4]["image"], pairs[2]["image_a"])
     with pytest.raises(ValueError, match="empty"):
         SinglePatchDataset(TinyPairs(n=0))
-
-
-def _train(out_dir: Path, **overrides) -> SiameseEncoder:
-    settings = dict(epochs=5, batch_size=4, learning_rate=1e-3, seed=0, device="cpu", amp=False, out_dir=out_dir, max_steps=1)
-    return train_ssl("simsiam", TinyPairs(n=6), **{**settings, **overrides})
-
-
-def test_train_ssl_writes_files_is_deterministic_and_skips_a_finished_run(tmp_path):
-    encoder = _train(tmp_path / "run")
-    model_path = tmp_path / "run" / "model.pt"
-    log = json.loads((tmp_path / "run" / "training_log.json").read_text())
-    assert log["steps"] == 1  # max_steps stops before the 5 epochs of 3 batches
-    assert json.loads((tmp_path / "run" / "settings.json").read_text())["patches"] == 12
-    state = torch.load(model_path, weights_only=True)
-    assert not torch.equal(state["backbone.conv1.weight"], seeded_encoder(0).state_dict()["backbone.conv1.weight"])
-    for key, value in encoder.state_dict().items():
-        torch.testing.assert_close(value, state[key])
-
-    written = model_path.stat().st_mtime_ns
-    again = _train(tmp_path / "run")
-    assert model_path.stat().st_mtime_ns == written  # same settings: loaded, not trained again
-    torch.testing.assert_close(again.state_dict(), encoder.state_dict())
-
-    repeat = _train(tmp_path / "repeat")
-    for key, value in encoder.state_dict().items():
-        torch.testing.assert_close(repeat.state_dict()[key], value, rtol=0, atol=0, msg=f"{key} differs between runs")
-
-    _train(tmp_path / "run", learning_rate=1e-2)
-    assert model_path.stat().st_mtime_ns != written  # other settings: trained again
-
-
-def test_train_ssl_rejects_bad_settings_before_writing_anything(tmp_path):
-    with pytest.raises(ValueError, match="batch_size=16 is larger than the 12 training patches"):
-        _train(tmp_path / "run", batch_size=16)
-    with pytest.raises(ValueError, match="unknown self-supervised method 'dino'"):
-        train_ssl("dino", TinyPairs(), epochs=1, batch_size=4, learning_rate=1e-3, seed=0, device="cpu", amp=False,
-                  out_dir=tmp_path / "run")
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
-        _train(tmp_path / "run", epochs=0)
-    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- checkpoint and resume in a MONAI trainer
@@ -395,7 +355,7 @@ def test_checkpoint_resume_matches_an_uninterrupted_run(tmp_path):
     torch.testing.assert_close(exported.state_dict()["backbone.conv1.weight"], resumed["encoder.backbone.conv1.weight"])
 
 
-# ---------------------------------------------------------------- bundle override configs
+# ---------------------------------------------------------------- bundle configs: train_ssl.json + one overlay per method
 
 TINY_BUNDLE = {"pairs_per_exam": 1, "batch_size": 8}
 
@@ -409,7 +369,7 @@ def exam_cache(tmp_path_factory) -> Path:
 def _workflow(
     method: str, bundle_root: Path, dataset_dir: Path, cache_dir: Path, run_id: str = "training", **overrides
 ) -> ConfigWorkflow:
-    configs = ["train.json", f"train_{method}.json"] + (["evaluate.json"] if run_id == "evaluating" else [])
+    configs = ["train.json", "train_ssl.json", f"train_{method}.json"] + (["evaluate.json"] if run_id == "evaluating" else [])
     return ConfigWorkflow(
         config_file=[str(CONFIGS / name) for name in configs],
         meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
@@ -419,11 +379,24 @@ def _workflow(
 
 
 @pytest.mark.parametrize("name", sorted(SSL_METHODS))
-def test_every_method_config_has_the_required_properties_and_instantiates(name, tmp_path, synthetic_vindr, exam_cache):
+def test_every_method_overlay_builds_its_method_on_train_and_train_ssl(
+    name, tmp_path, synthetic_vindr, exam_cache, monkeypatch
+):
+    overlay = json.loads((CONFIGS / f"train_{name}.json").read_text())
+    assert set(overlay) == {"ssl_method", "ssl_options"}  # all else is shared, in train_ssl.json
+    assert overlay["ssl_method"] == name
+    built = []
+
+    def recording_build(method_name, encoder, **options):
+        built.append((method_name, options))
+        return build_ssl_method(method_name, encoder, **options)
+
+    monkeypatch.setattr("custom.ssl.build_ssl_method", recording_build)
     workflow = _workflow(name, tmp_path, synthetic_vindr, exam_cache)
     workflow.initialize()
     assert workflow.check_properties() == []
     assert type(workflow.parser.get_parsed_content("training_def")) is SSL_METHODS[name]
+    assert built == [(name, overlay["ssl_options"])]  # the overlay's options, in one dict, to the factory
     assert isinstance(workflow.parser.get_parsed_content("train#iteration"), SSLIteration)
     assert isinstance(workflow.parser.get_parsed_content("train#handlers")[0], SSLCheckpoint)
     patches = workflow.parser.get_parsed_content("train#dataloader").dataset
@@ -458,3 +431,14 @@ def test_a_method_config_trains_one_epoch_and_exports_its_encoder(tmp_path, synt
     rows = (tmp_path / "eval" / "simsiam" / "comparison.csv").read_text()
     assert "simsiam" in rows and "random_init" in rows and "siamese_softlabel" not in rows
     assert not (tmp_path / "eval" / "comparison.csv").exists()
+
+
+def test_train_ssl_without_a_method_overlay_names_the_missing_method(tmp_path, synthetic_vindr, exam_cache):
+    workflow = ConfigWorkflow(
+        config_file=[str(CONFIGS / "train.json"), str(CONFIGS / "train_ssl.json")],
+        meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
+        workflow_type="train", bundle_root=str(tmp_path), dataset_dir=str(synthetic_vindr), cache_dir=str(exam_cache),
+    )
+    workflow.initialize()
+    with pytest.raises(ValueError, match="@ssl_method"):
+        workflow.parser.get_parsed_content("training_def")

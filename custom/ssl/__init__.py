@@ -1,8 +1,9 @@
 """Self-supervised baselines sharing the Siamese method's encoder, patches, optimiser and seed.
 
 SimCLR, MoCo v2, BYOL, SimSiam and Barlow Twins, each an ``SSLMethod`` with ``forward(view_1, view_2) ->
-loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration for a MONAI
-``SupervisedTrainer``; and :func:`train_ssl`, one whole pretraining run.
+loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration and checkpoint
+for a MONAI ``SupervisedTrainer``. A pretraining run is the bundle's ``train_ssl.json`` with a
+``train_<method>.json`` overlay, under ``ConfigWorkflow`` (``python -m monai.bundle run`` or the comparison).
 """
 
 from custom.ssl.augment import TwoViewAugment
@@ -16,7 +17,6 @@ from custom.ssl.moco import MoCo, info_nce_loss
 from custom.ssl.registry import SSL_METHODS, accepted_options, build_ssl_method, check_ssl_method
 from custom.ssl.simclr import SimCLR
 from custom.ssl.simsiam import SimSiam, negative_cosine
-from custom.ssl.training import train_ssl
 
 __all__ = [
     "BYOL",
@@ -36,5 +36,4 @@ __all__ = [
     "accepted_options",
     "negative_cosine",
     "normalized_mse",
-    "train_ssl",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,10 @@ from custom.mammography.compare.protocol import SIAMESE_VARIANTS, PresetBudget
 from custom.mammography.data.source import MammoDataSource
 from custom.evaluation.references import BackboneFeatures, RawPixelEncoder, train_supervised_encoder
 from custom.networks import SiameseEncoder, seeded_encoder
-from custom.ssl import SSL_METHODS, train_ssl
+from custom.ssl import SSL_METHODS
 from custom.training import atomic_torch_save, atomic_write_json
 
-logger = logging.getLogger(__name__)
-DONE_FILE = "done.json"
+DONE_FILE, STARTED_FILE = "done.json", "started.json"
 
 
 @dataclass
@@ -31,20 +29,13 @@ class Pretrained:
     pretrain_seconds: float
 
 
-def pretrain(method: str, *, source: MammoDataSource, pair_dataset, budget: PresetBudget, seed: int,
-             device: torch.device, amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
-    """Pretrains ``method`` into ``out_dir`` (or loads a finished run from there); the Siamese variants train
-    through the configs of ``bundle``."""
+def pretrain(method: str, *, source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,
+             amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
+    """Pretrains ``method`` into ``out_dir`` (or loads a finished run from there); the Siamese variants and the
+    self-supervised baselines train through the configs of ``bundle``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if method in SIAMESE_VARIANTS:
-        return _siamese(method, source, budget, seed, device, amp, out_dir, bundle)
-    if method in SSL_METHODS:
-        start = time.perf_counter()
-        encoder = train_ssl(method, pair_dataset, epochs=budget.epochs, batch_size=budget.batch_size,
-                            learning_rate=budget.learning_rate, seed=seed, device=device, amp=amp, out_dir=out_dir,
-                            method_options={"queue_size": budget.moco_queue_size} if method == "moco" else None)
-        log = json.loads((out_dir / "training_log.json").read_text())
-        return Pretrained(BackboneFeatures(encoder), float(log.get("wall_seconds", time.perf_counter() - start)))
+    if method in SIAMESE_VARIANTS or method in SSL_METHODS:
+        return _through_bundle(method, source, budget, seed, device, amp, out_dir, bundle)
     if method == "random_init":
         return Pretrained(BackboneFeatures(seeded_encoder(seed + 1000).to(device)), 0.0)
     if method == "raw_pixels":
@@ -67,9 +58,38 @@ def _mark_done(out_dir: Path, settings: dict, seconds: float) -> None:
     atomic_write_json(out_dir / DONE_FILE, {"settings": settings, "wall_seconds": seconds})
 
 
-def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,
-             amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
-    """Our method (or an ablation) through the bundle's own ``train.json``: what users run is what is compared."""
+def _config_files(method: str) -> list[str]:
+    """The bundle configs ``method`` trains through: ``train.json``, for a baseline with ``train_ssl.json`` and
+    the method's own overlay on top."""
+    return ["train.json"] if method in SIAMESE_VARIANTS else ["train.json", "train_ssl.json", f"train_{method}.json"]
+
+
+def check_bundle_configs(bundle: Path, methods: tuple[str, ...]) -> None:
+    """Raises ``FileNotFoundError`` naming each config file of ``bundle`` that a method of ``methods`` trains
+    through and that is missing, so that a comparison stops before any work rather than midway."""
+    needed = {name for method in methods if method in SIAMESE_VARIANTS or method in SSL_METHODS
+              for name in _config_files(method)}
+    missing = sorted(str(bundle / "configs" / name) for name in needed if not (bundle / "configs" / name).is_file())
+    if missing:
+        raise FileNotFoundError(f"the comparison trains through bundle configs that are missing: {', '.join(missing)}")
+
+
+def _method_overrides(method: str, budget: PresetBudget) -> dict:
+    """What sets ``method`` apart within its config files: an ablation's switches, MoCo's queue (the budget's,
+    kept below the number of training patches)."""
+    if method in SIAMESE_VARIANTS:
+        return SIAMESE_VARIANTS[method]
+    return {"ssl_options#queue_size": budget.moco_queue_size} if method == "moco" else {}
+
+
+def _through_bundle(method: str, source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,
+                    amp: bool, out_dir: Path, bundle: Path) -> Pretrained:
+    """``method`` through the bundle's own configs under ``ConfigWorkflow``: what users run is what is compared.
+
+    The run's folder is the bundle root, so checkpoints and models land where the configs put them. A run
+    interrupted with the same settings resumes from its checkpoint; one started with other settings (a
+    different budget, say) starts afresh instead of resuming a checkpoint of those.
+    """
     overrides = {
         "dataset_dir": str(source.dataset_dir), "dataset_format": source.dataset_format,
         "cache_dir": str(source.cache_dir), "patch_preset": source.patch_preset_name, "seed": seed,
@@ -77,27 +97,38 @@ def _siamese(method: str, source: MammoDataSource, budget: PresetBudget, seed: i
         "candidate_pairs_per_exam": budget.candidate_pairs_per_exam, "batch_size": budget.batch_size,
         "learning_rate": budget.learning_rate, "amp": amp, "device": f"$torch.device({str(device)!r})",
         "calibrate_detector": False,  # the comparison probes encoders; it needs no detector
-        **SIAMESE_VARIANTS[method],
+        **_method_overrides(method, budget),
     }
+    config_files = _config_files(method)
+    settings = {"config_files": config_files, **overrides}
+    seconds = _finished(out_dir, settings)
+    resume = seconds is None and _started_with(out_dir) == settings
+    if seconds is None:
+        atomic_write_json(out_dir / STARTED_FILE, settings)
+    configs = bundle / "configs"
     workflow = ConfigWorkflow(
-        config_file=str(bundle / "configs" / "train.json"), meta_file=str(bundle / "configs" / "metadata.json"),
-        logging_file=str(bundle / "configs" / "logging.conf"), workflow_type="train", run_id="training",
-        bundle_root=str(out_dir), **overrides,
+        config_file=[str(configs / name) for name in config_files], meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"), workflow_type="train", run_id="training",
+        bundle_root=str(out_dir), resume=resume, **overrides,
     )
     workflow.initialize()
-    seconds = _finished(out_dir, overrides)
-    pair = workflow.parser.get_parsed_content("training_def")
     if seconds is None:
         start = time.perf_counter()
         workflow.run()
         seconds = time.perf_counter() - start
-        _mark_done(out_dir, overrides, seconds)
-    else:
-        state = torch.load(out_dir / "models" / "checkpoint.pt", map_location="cpu", weights_only=True)
-        pair.load_state_dict(state["network"])
+        _mark_done(out_dir, settings, seconds)
+    # the file the config exported, read back the same way after training and on a restart
+    encoder = workflow.parser.get_parsed_content("network_def")
+    encoder.load_state_dict(torch.load(workflow.parser.get_parsed_content("model_file"), map_location="cpu",
+                                       weights_only=True))
     workflow.finalize()
-    encoder = pair.export_encoder("a").float().eval()
-    return Pretrained(BackboneFeatures(encoder.to(device)), seconds)
+    return Pretrained(BackboneFeatures(encoder.float().eval().to(device)), seconds)
+
+
+def _started_with(out_dir: Path) -> dict | None:
+    """The settings the last run in ``out_dir`` started with, if it recorded them."""
+    started = out_dir / STARTED_FILE
+    return json.loads(started.read_text()) if started.exists() else None
 
 
 def _supervised(source: MammoDataSource, budget: PresetBudget, seed: int, device: torch.device,

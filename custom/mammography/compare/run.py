@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
-from custom.mammography.compare.methods import pretrain
+from custom.mammography.compare.methods import check_bundle_configs, pretrain
 from custom.mammography.compare.protocol import make_protocol
 from custom.mammography.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
 from custom.mammography.data.source import MammoDataSource
@@ -41,11 +41,13 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     gets the same patches, seed, epochs, batch size and learning rate, and embeds the probe patches with the
     same mixed precision as it pretrained with (``amp``). Finished methods are not trained
     again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
-    (e.g. ``min_samples_per_class`` for a tiny data set). ``bundle``: the bundle whose ``train.json`` trains the
-    Siamese variants.
+    (e.g. ``min_samples_per_class`` for a tiny data set). ``bundle``: the bundle whose configs train the
+    Siamese variants (``train.json``) and the self-supervised baselines (``train_ssl.json`` and
+    ``train_<method>.json`` on top).
     """
     bundle = bundle_folder(bundle)
     protocol = make_protocol(preset, seed, methods, patch_presets, amp)
+    check_bundle_configs(bundle, protocol.methods)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "protocol.json").write_text(json.dumps(protocol.as_dict(), indent=2, default=str))
@@ -54,11 +56,11 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     for patch_preset, budget in protocol.budgets.items():
         source = MammoDataSource(data, dataset_format, cache_dir=str(out_dir / "cache"), patch_preset_name=patch_preset,
                                  seed=seed, synthetic_studies=protocol.synthetic_studies)
-        pairs = source.pair_dataset(protocol.pretrain_split, budget.pairs_per_exam, "weak", budget.candidate_pairs_per_exam)
         # one set with both kinds of normal controls, embedded once per method: the lesion patches serve both
         # abnormal-vs-normal probes (the same rows, in the same order, as two sets built apart)
         probe_set = source.probe_dataset(protocol.probe_splits, protocol.normal_patches_per_breast, "both")
-        check_patient_disjoint(pairs.patient_ids, probe_set.patient_ids)
+        check_patient_disjoint([exam.patient_id for exam in source.exams_of(protocol.pretrain_split)],
+                               probe_set.patient_ids)
         loader = DataLoader(probe_set, batch_size=64, shuffle=False)
         preset_dir = out_dir / f"patch{patch_preset}"
         precision = MixedPrecision(torch_device, protocol.amp)
@@ -66,7 +68,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
         for method in protocol.methods:
             logger.info("patch preset %s: %s", patch_preset, method)
             torch.manual_seed(seed)
-            trained = pretrain(method, source=source, pair_dataset=pairs, budget=budget, seed=seed,
+            trained = pretrain(method, source=source, budget=budget, seed=seed,
                                device=torch_device, amp=protocol.amp, out_dir=preset_dir / method, bundle=bundle)
             # one memory layout for a freshly trained and a reloaded encoder: in bf16 the two round differently
             embedded = embed_patches(precision.prepare_model(trained.features), loader, device=torch_device, progress=False,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
 from custom.mammography.data.manifest import build_manifest
-from custom.mammography.data.pair_dataset import ContralateralPairDataset, LabelledPatchDataset
+from custom.mammography.data.pair_dataset import LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
 from custom.skip_report import SkipReport
 
@@ -101,16 +101,6 @@ class MammoDataSource:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return [exam for exam in self.exams if exam.split == split]
-
-    def pair_dataset(
-        self, split: str = "train", pairs_per_exam: int = 16, supervision: str = "weak",
-        candidate_pairs_per_exam: int | None = None, sampling: str = "uniform", uniform_share: float = 0.25,
-    ) -> ContralateralPairDataset:
-        return ContralateralPairDataset(
-            self.exams_of(split), patch_size=self.patch_size, pairs_per_exam=pairs_per_exam,
-            seed=self.seed, supervision=supervision, candidate_pairs_per_exam=candidate_pairs_per_exam,
-            sampling=sampling, uniform_share=uniform_share, spacing_mm=float(self.preset["spacing"]),
-        )
 
     def probe_dataset(self, splits: tuple[str, ...] = ("val", "test"), normal_per_exam: int = 2,
                       controls: str = "normal_exams", benchmark: bool = True) -> LabelledPatchDataset:
