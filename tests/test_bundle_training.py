@@ -183,6 +183,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path, synthetic_vindr):
     checkpoint = torch.load(tmp_path / "models" / "checkpoint.pt", weights_only=True)
     assert checkpoint["trainer"]["epoch"] == 2
     assert (tmp_path / "logs" / "soft_label_stats.json").exists()
+    assert not (BUNDLE / "runs").exists()  # no rank writes TensorBoard events beside the configs
 
 
 def test_evaluation_of_synthetic_data_probes_the_benchmark_evaluation_set(tmp_path, synthetic_vindr):
@@ -206,3 +207,16 @@ def test_evaluation_of_synthetic_data_probes_the_benchmark_evaluation_set(tmp_pa
     normal = [r for r in csv.DictReader(open(tmp_path / "eval" / "comparison.csv")) if r["task"] == "abnormal"]
     assert int(normal[0]["n_patients"]) == benchmark.EVALUATION_SET.studies
     assert benchmark.EVALUATION_SET.folder().joinpath("COMPLETE").exists()
+
+
+def test_multi_gpu_config_only_overrides_ids_of_train_json():
+    """As the model zoo's bundles do: every id multi_gpu_train.json sets exists in train.json (but the rank and
+    the finalize step, which tears the process group down), so that no training setting can be missing from the
+    multi-process run."""
+    from monai.bundle import ConfigParser
+
+    train = ConfigParser(ConfigParser.load_config_file(CONFIGS / "train.json"))
+    overrides = ConfigParser.load_config_file(CONFIGS / "multi_gpu_train.json")
+    missing = [key for key in overrides if key not in ("rank", "finalize") and key not in train]
+    assert not missing, missing
+    assert "train#handlers" not in overrides
