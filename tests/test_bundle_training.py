@@ -134,12 +134,13 @@ def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, s
     assert any((tmp_path / "logs").glob("events.out.tfevents.*"))
 
 
-def test_resumed_run_matches_an_uninterrupted_one(tmp_path, synthetic_vindr):
+@pytest.mark.parametrize("pair_augmentation", [False, True])
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, synthetic_vindr, pair_augmentation):
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    cache = tmp_path / "cache"
-    _train(straight, synthetic_vindr, max_epochs=3, cache_dir=str(cache))
-    _train(interrupted, synthetic_vindr, max_epochs=2, cache_dir=str(cache))
-    _train(interrupted, synthetic_vindr, max_epochs=3, cache_dir=str(cache))
+    settings = {"cache_dir": str(tmp_path / "cache"), "pair_augmentation": pair_augmentation}
+    _train(straight, synthetic_vindr, max_epochs=3, **settings)
+    _train(interrupted, synthetic_vindr, max_epochs=2, **settings)
+    _train(interrupted, synthetic_vindr, max_epochs=3, **settings)
     expected = torch.load(straight / "models" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(interrupted / "models" / "checkpoint.pt", weights_only=True)
     assert resumed["trainer"] == expected["trainer"]
