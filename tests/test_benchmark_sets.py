@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from custom.mammography.data.synthetic import SYNTHETIC_VERSION
-from custom.mammography.data.synthetic.benchmark import SyntheticSet, ensure_synthetic_set
+from custom.mammography.data.source import MammoDataSource
+from custom.mammography.data.synthetic import SYNTHETIC_VERSION, benchmark
+from custom.mammography.data.synthetic.benchmark import SyntheticSet, benchmark_source, ensure_synthetic_set
 
 
 def test_a_set_is_generated_once_and_a_folder_made_for_other_fields_is_refused(tmp_path):
@@ -28,3 +29,13 @@ def test_a_set_is_generated_once_and_a_folder_made_for_other_fields_is_refused(t
     (folder / "COMPLETE").write_text(f"synthetic_version {SYNTHETIC_VERSION}\n")  # an old marker: not trusted here
     with pytest.raises(ValueError, match="marker does not describe"):
         ensure_synthetic_set(small, tmp_path, progress=False)
+
+
+def test_built_in_synthetic_data_is_probed_on_the_evaluation_set_even_when_probed_before_training(tmp_path):
+    # the comparison builds its probe set first: the folder is still empty then, and must not read as real data
+    source = MammoDataSource(tmp_path / "empty", cache_dir=str(tmp_path / "cache"), synthetic_studies=4,
+                             synthetic_preset="test", num_workers=0)
+    probed = {exam.patient_id for exam in source.probe_exams(("val", "test"))}
+    evaluation = benchmark_source(benchmark.EVALUATION_SET, num_workers=0)  # the tiny set of conftest.py
+    assert probed == {exam.patient_id for exam in evaluation.exams_of("test")}
+    assert probed.isdisjoint(exam.patient_id for exam in source.exams)

@@ -116,6 +116,8 @@ class MammoDataSource:
         from custom.mammography.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
         from custom.mammography.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
 
+        with idist.one_rank_first():  # an empty folder gets its synthetic data before its version is read
+            self._ensure_synthetic()
         version = synthetic_version_of(self.dataset_dir)
         if not benchmark or version != SYNTHETIC_VERSION:
             if benchmark and version is not None:
