@@ -75,6 +75,15 @@ def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthet
             assert float(row["diff_reference"]) == pytest.approx(float(row["value"]) - others["random_init"])
             assert float(row["diff_ci_low_reference"]) <= float(row["diff_reference"]) <= float(row["diff_ci_high_reference"])
     assert "| method | AUC | minus random_init | minus the best other method |" in (out / "table.md").read_text()
+    # the Siamese method against every other method (runner-up, ablations), paired, in the CSV and table.md
+    focus = list(csv.DictReader(open(out / "siamese_softlabel_differences.csv")))
+    tasks = {row["task"] for row in table if row["method"] == "siamese_softlabel"}
+    assert {(row["other"], row["task"]) for row in focus} == {(m, t) for m in METHODS if m != "siamese_softlabel" for t in tasks}
+    for row in focus:
+        expected = auc[("siamese_softlabel", row["task"])] - auc[(row["other"], row["task"])]
+        assert float(row["diff"]) == pytest.approx(expected)
+        assert float(row["ci_low"]) <= float(row["diff"]) <= float(row["ci_high"])
+    assert "### siamese_softlabel minus each other method, patch preset 96" in (out / "table.md").read_text()
     assert (out / "patch96" / "roc_abnormal.png").stat().st_size > 0
 
     recorded = json.loads((out / "protocol.json").read_text())

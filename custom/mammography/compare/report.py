@@ -77,6 +77,44 @@ def markdown_differences(rows: Sequence[Mapping], methods: Sequence[str], preset
     return "\n\n".join([note, *sections]) + "\n"
 
 
+FOCUS_COLUMNS = ("method", "other", "patch_preset", "task", "diff", "ci_low", "ci_high")
+
+
+def write_focus_csv(contrasts: Sequence[Mapping], path: Path) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FOCUS_COLUMNS)
+        writer.writeheader()
+        writer.writerows({key: row[key] for key in FOCUS_COLUMNS} for row in contrasts)
+    return path
+
+
+def markdown_focus_differences(contrasts: Sequence[Mapping], presets: Sequence[str], tasks: Sequence[str]) -> str:
+    """Per patch preset, one method's AUC minus every other method's (one line each), per task, with paired
+    95% CIs; bold where the CI excludes 0."""
+    cell = {(r["other"], r["patch_preset"], r["task"]): r for r in contrasts}
+    sections = []
+    for preset in presets:
+        present = [r for r in contrasts if r["patch_preset"] == preset]
+        if not present:
+            continue
+        shown = [task for task in tasks if any(r["task"] == task for r in present)]
+        others = list(dict.fromkeys(r["other"] for r in present))
+        lines = [f"### {present[0]['method']} minus each other method, patch preset {preset}", "",
+                 "| other method | " + " | ".join(shown) + " |", "|" + "---|" * (len(shown) + 1)]
+        for other in others:
+            values = []
+            for task in shown:
+                row = cell.get((other, preset, task))
+                if row is None:
+                    values.append("")
+                    continue
+                text = f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+                values.append(f"**{text}**" if row["ci_low"] > 0 or row["ci_high"] < 0 else text)
+            lines.append("| " + " | ".join([other, *values]) + " |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n" if sections else ""
+
+
 def plot_embedding_maps(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *, seed: int, title: str,
                         max_points: int = 1000) -> Path:
     """A t-SNE map per method of its probe embeddings, normal vs abnormal patches coloured apart.

@@ -13,15 +13,18 @@ from torch.utils.data import DataLoader
 from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
 from custom.mammography.compare.methods import check_bundle_configs, pretrain
 from custom.mammography.compare.protocol import make_protocol
-from custom.mammography.compare.report import markdown_differences, markdown_table, plot_embedding_maps, write_table_csv
+from custom.mammography.compare.report import (
+    markdown_differences, markdown_focus_differences, markdown_table, plot_embedding_maps, write_focus_csv, write_table_csv,
+)
 from custom.mammography.data.source import MammoDataSource
 from custom.training.precision import MixedPrecision
 from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
 from custom.evaluation.plots import plot_roc_comparison
-from custom.evaluation.probe_bootstrap import paired_differences
+from custom.evaluation.probe_bootstrap import paired_auc_difference, paired_differences
 
 logger = logging.getLogger(__name__)
 REFERENCE = "random_init"  # what every method's AUC is compared with, pairwise
+FOCUS = "siamese_softlabel"  # the method this project is about: compared with every other method, pairwise
 # abnormal vs normal again, with the aligned place of the other breast of the same exam as the normal patch
 MATCHED_TASK = "abnormal_matched"
 TABLE_TASKS = (*TASKS, MATCHED_TASK)
@@ -53,6 +56,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     (out_dir / "protocol.json").write_text(json.dumps(protocol.as_dict(), indent=2, default=str))
     torch_device = torch.device(device or ("cuda:0" if torch.cuda.is_available() else "cpu"))
     rows: list[dict] = []
+    contrasts: list[dict] = []
     for patch_preset, budget in protocol.budgets.items():
         source = MammoDataSource(data, dataset_format, cache_dir=str(out_dir / "cache"), patch_preset_name=patch_preset,
                                  seed=seed, synthetic_studies=protocol.synthetic_studies)
@@ -87,7 +91,9 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
             for task, entry in report["tasks"].items():
                 rows.append({"method": method, "patch_preset": patch_preset, "task": task, **entry,
                              "pretrain_seconds": trained.pretrain_seconds})
-        _add_paired_differences(rows, outcomes, patch_preset, (probe_options or {}).get("confidence", 0.95))
+        confidence = (probe_options or {}).get("confidence", 0.95)
+        _add_paired_differences(rows, outcomes, patch_preset, confidence)
+        contrasts += _focus_differences(outcomes, patch_preset, confidence)
         for task in TABLE_TASKS:
             curves = [(m, o[task].labels == o[task].result.classes[1], o[task].result.oof_proba[:, 1], o[task].result.metric)
                       for m, o in outcomes.items() if task in o and len(o[task].result.classes) == 2]
@@ -99,6 +105,9 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     write_table_csv(rows, out_dir / "table.csv")
     table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TABLE_TASKS) + "\n" + markdown_differences(
         rows, protocol.methods, list(protocol.budgets), TABLE_TASKS, REFERENCE)
+    if contrasts:
+        write_focus_csv(contrasts, out_dir / f"{FOCUS}_differences.csv")
+        table_md += "\n" + markdown_focus_differences(contrasts, list(protocol.budgets), TABLE_TASKS)
     (out_dir / "table.md").write_text(table_md)
     print(table_md)
     return rows
@@ -113,6 +122,21 @@ def _add_paired_differences(rows: list[dict], outcomes: dict, patch_preset: str,
         for method, paired in paired_differences(results, REFERENCE, confidence).items():
             row = next(r for r in rows if (r["method"], r["patch_preset"], r["task"]) == (method, patch_preset, task))
             row.update(paired.columns())
+
+
+def _focus_differences(outcomes: dict, patch_preset: str, confidence: float) -> list[dict]:
+    """:data:`FOCUS`'s AUC minus every other method's, per task of ``patch_preset``, with paired intervals (both
+    probes refitted on the same patient resamples): the runner-up and the ablations, not only the best other."""
+    if FOCUS not in outcomes:
+        return []
+    contrasts = []
+    for task, focus in outcomes[FOCUS].items():
+        for other, tasks in outcomes.items():
+            if other != FOCUS and task in tasks:
+                difference = paired_auc_difference(focus.result, tasks[task].result, confidence)
+                contrasts.append({"method": FOCUS, "other": other, "patch_preset": patch_preset, "task": task,
+                                  "diff": difference.value, "ci_low": difference.ci_low, "ci_high": difference.ci_high})
+    return contrasts
 
 
 def _rows(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
