@@ -18,12 +18,12 @@ TABLE_COLUMNS = ("method", "patch_preset", "task", "metric", "value", "ci_low", 
                  "pretrain_seconds", *DIFFERENCE_COLUMNS)
 
 
-def write_table_csv(rows: Sequence[Mapping], path: Path) -> Path:
+def write_csv(rows: Sequence[Mapping], path: Path, columns: Sequence[str]) -> Path:
+    """``columns`` of every row (empty where a row lacks one), in that order."""
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=TABLE_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
-        for row in rows:
-            writer.writerow({key: row.get(key) for key in TABLE_COLUMNS})
+        writer.writerows({key: row.get(key) for key in columns} for row in rows)
     return path
 
 
@@ -78,14 +78,6 @@ def markdown_differences(rows: Sequence[Mapping], methods: Sequence[str], preset
 
 
 FOCUS_COLUMNS = ("method", "other", "patch_preset", "task", "diff", "ci_low", "ci_high")
-
-
-def write_focus_csv(contrasts: Sequence[Mapping], path: Path) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FOCUS_COLUMNS)
-        writer.writeheader()
-        writer.writerows({key: row[key] for key in FOCUS_COLUMNS} for row in contrasts)
-    return path
 
 
 def markdown_focus_differences(contrasts: Sequence[Mapping], presets: Sequence[str], tasks: Sequence[str]) -> str:

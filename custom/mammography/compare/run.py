@@ -14,7 +14,8 @@ from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
 from custom.mammography.compare.methods import check_bundle_configs, pretrain
 from custom.mammography.compare.protocol import make_protocol
 from custom.mammography.compare.report import (
-    markdown_differences, markdown_focus_differences, markdown_table, plot_embedding_maps, write_focus_csv, write_table_csv,
+    FOCUS_COLUMNS, TABLE_COLUMNS, markdown_differences, markdown_focus_differences, markdown_table, plot_embedding_maps,
+    write_csv,
 )
 from custom.mammography.data.source import MammoDataSource
 from custom.training.precision import MixedPrecision
@@ -102,11 +103,11 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
         if embedding_maps:
             plot_embedding_maps(maps, preset_dir / "embeddings_tsne.png", seed=seed,
                                 title=f"t-SNE of probe embeddings, patch preset {patch_preset}")
-    write_table_csv(rows, out_dir / "table.csv")
+    write_csv(rows, out_dir / "table.csv", TABLE_COLUMNS)
     table_md = markdown_table(rows, protocol.methods, list(protocol.budgets), TABLE_TASKS) + "\n" + markdown_differences(
         rows, protocol.methods, list(protocol.budgets), TABLE_TASKS, REFERENCE)
     if contrasts:
-        write_focus_csv(contrasts, out_dir / f"{FOCUS}_differences.csv")
+        write_csv(contrasts, out_dir / f"{FOCUS}_differences.csv", FOCUS_COLUMNS)
         table_md += "\n" + markdown_focus_differences(contrasts, list(protocol.budgets), TABLE_TASKS)
     (out_dir / "table.md").write_text(table_md)
     print(table_md)
