@@ -70,11 +70,16 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
     print(f"manifest written to {out}")
 
 
-def bench(what: str, **options) -> None:
-    """Prints measured throughput: ``bench data`` (DICOM to cached aligned pairs) or ``bench train``."""
-    from custom.mammography.bench import run_benchmark
+# the tools' own benchmarks, next to the mammography layer's (custom.mammography.bench.BENCHMARKS)
+TOOL_BENCHMARKS = {"pacs": "custom.pacs.bench:bench_pacs"}
 
-    run_benchmark(what, **options)
+
+def bench(what: str, **options) -> None:
+    """Prints measured throughput: ``bench data`` (DICOM to cached aligned pairs), ``bench train``, ``bench detect``,
+    ``bench probe``, or ``bench pacs`` (a full-size exam from a PACS and back against decoding its images)."""
+    from custom.mammography.bench import BENCHMARKS, run_benchmark
+
+    run_benchmark(what, {**BENCHMARKS, **TOOL_BENCHMARKS}, **options)
 
 
 def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", seed: int = 0,  # noqa: A002
@@ -226,8 +231,9 @@ def _boolean_options(argv: list[str]) -> set[str]:
     if function is bench and len(argv) > 1:
         from custom.mammography.bench import BENCHMARKS, benchmark_function
 
-        if argv[1] in BENCHMARKS:
-            function = benchmark_function(argv[1])
+        registry = {**BENCHMARKS, **TOOL_BENCHMARKS}
+        if argv[1] in registry:
+            function = benchmark_function(argv[1], registry)
     if function is None:
         return set()
     return {name for name, parameter in inspect.signature(function).parameters.items()

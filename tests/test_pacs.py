@@ -341,3 +341,39 @@ def test_watch_runs_each_new_complete_study_once(orthanc, detector, exam_files, 
     watch(detector, since=date, interval=0.05, polls=3, report=lambda result, _: seen.append(result))
     assert all(result.run is None for result in seen)  # done before: nothing stored again (restart-safe)
     assert sum(1 for item in _series(orthanc, study) if item.Modality == "SR") == 1
+
+
+# ---- CBIS-DDSM-like exams: no PixelSpacing, laterality in Laterality, a bare view in PatientOrientation ----
+
+def _cbis_study(folder: Path, spacing: float | None) -> list[Path]:
+    """One CBIS-DDSM patient's four images as TCIA gives them (each its own StudyInstanceUID and PatientID such
+    as Mass-Training_P_00001_LEFT_CC), grouped into one study as a PACS holds an exam once imported."""
+    from tests.archive_fixtures import write_cbis_image
+
+    views = [("L", "CC"), ("R", "CC"), ("L", "MLO"), ("R", "MLO")]
+    files = [write_cbis_image(folder, "P_00001", side, view, seed=seed, with_roi=False)
+             for seed, (side, view) in enumerate(views)]
+
+    def grouped(ds):
+        assert "PixelSpacing" not in ds and "ImageLaterality" not in ds and str(ds.PatientOrientation) in ("CC", "MLO")
+        if spacing is not None:
+            ds.PixelSpacing = [spacing, spacing]
+        return ds
+
+    return study_copy(files, folder / "grouped", grouped)[1]
+
+
+@pytest.mark.parametrize("spacing", [0.25, None], ids=["with spacing", "without spacing"])
+def test_cbis_like_exam_gets_an_sr(orthanc, bundle, tmp_path, spacing):
+    """With a spacing in the files, as they come; without, through the bundle's own option (the reader's
+    assumed spacing for CBIS-DDSM, issue 26, will make the option unnecessary)."""
+    files = _cbis_study(tmp_path, spacing)
+    upload_files(Pacs(orthanc.dicomweb), files)
+    study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+    detector = PacsDetector(Pacs(orthanc.dicomweb), bundle,
+                            assumed_pixel_spacing=None if spacing else 0.25)
+    result = detector(study)
+    assert result.run == 1 and len(result.stored) == 5
+    assert set(result.view_scores) == {"CC", "MLO"}
+    kinds = sorted((str(item.Modality), str(item.get("SeriesDescription", ""))) for item in _series(orthanc, study))
+    assert [kind for kind, _ in kinds] == ["MG", "MG", "MG", "MG", "OT", "SR"], kinds

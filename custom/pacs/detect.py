@@ -18,11 +18,12 @@ import logging
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from pydicom.uid import generate_uid
 
+from custom.atomic_write import atomic_write_json
 from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.presets import patch_preset
 from custom.mammography.detection.cli import bundle_detector
@@ -43,7 +44,7 @@ NOTHING_WRITTEN = "nothing was written to the PACS"
 @dataclass
 class RunResult:
     """What one study's run found and stored. ``run`` is None when nothing was stored (``--if_done skip`` on a
-    study that already holds this bundle version's results); ``candidates`` maps each image's SOPInstanceUID to
+    study that already holds this bundle version's results; ``series`` then names the latest run's); ``candidates`` maps each image's SOPInstanceUID to
     its candidates (``rank``, ``score``, ``box``, ``centre`` in the image's pixels)."""
 
     study_uid: str
@@ -113,6 +114,9 @@ class PacsDetector:
                 seconds["check"] = time.perf_counter() - clock
                 earlier = runs_of(study.results, self.identity)
                 result = RunResult(study_uid, None, notes=list(study.notes), seconds=seconds, earlier_runs=earlier)
+                if if_done == "skip" and earlier:  # the series of the run that is already there
+                    result.series = {item.kind: item.series_uid for item in study.results
+                                     if (item.bundle, item.version, item.run) == (*astuple(self.identity), earlier[-1])}
                 if if_done == "skip" and earlier and out is None:
                     return result
                 folder = (Path(out) / study_uid / "images" if out is not None
@@ -127,6 +131,7 @@ class PacsDetector:
                     StudyWriter(out)(study_uid, [detection for detection, _ in detections])
                 result.candidates, result.view_scores = self._candidates(study, detections)
                 if if_done == "skip" and earlier:
+                    self._record(result, Path(out))
                     return result
                 clock = time.perf_counter()
                 instances = self._results(study, detections, result)
@@ -142,7 +147,16 @@ class PacsDetector:
                                 f"and {description(self.identity, result.run, 'heatmap')!r}") from None
             seconds["store"] = time.perf_counter() - clock
         result.stored = [str(instance.SOPInstanceUID) for instance in instances]
+        if out is not None:
+            self._record(result, Path(out))
         return result
+
+    def _record(self, result: RunResult, out: Path) -> None:
+        """``out/<study>/pacs.json``: what was stored, beside ``detection.json`` (the MONAI Label app reads it)."""
+        record = {"study_uid": result.study_uid, "bundle": self.identity.name, "version": self.identity.version,
+                  "run": result.run, "earlier_runs": result.earlier_runs, "series": result.series,
+                  "stored": result.stored, "candidates": result.candidates, "view_scores": result.view_scores}
+        atomic_write_json(out / result.study_uid / "pacs.json", record)
 
     def _detect(self, study: ScreeningStudy) -> list[tuple[ExamDetection, object]]:
         """Each view's detection, with its exam (whose stack the overlays show)."""
@@ -185,6 +199,7 @@ class PacsDetector:
                 image = by_name[(side, detection.view)]
                 pixels = overlay_pixels(detection, stack, side, result.candidates[image.sop_uid])
                 overlays.append(overlay_image(image, pixels, bool(detection.geometry[side]["flipped"]), self.identity,
-                                              result.run, result.series["heatmap"], len(overlays) + 1))
+                                              result.run, result.series["heatmap"], len(overlays) + 1,
+                                              patient=study.images[0].header))
         return [report, *overlays]
 

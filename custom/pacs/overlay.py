@@ -15,6 +15,7 @@ of a full-size mammogram.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import highdicom as hd
@@ -73,8 +74,10 @@ def overlay_pixels(detection: ExamDetection, stack: np.ndarray, side: str, candi
 
 
 def overlay_image(source: StudyImage, pixels: np.ndarray, flipped: bool, bundle: BundleIdentity, run: int,
-                  series_uid: str, instance_number: int) -> hd.sc.SCImage:
-    """The secondary capture of ``pixels`` (an :func:`overlay_pixels` image) for ``source``."""
+                  series_uid: str, instance_number: int, patient: Dataset | None = None) -> hd.sc.SCImage:
+    """The secondary capture of ``pixels`` (an :func:`overlay_pixels` image) for ``source``. ``patient``: the
+    header whose patient and study attributes every instance of the run repeats (default the source's own):
+    CBIS-DDSM files give each image its own PatientID, and one series must name one patient."""
     header = source.header
     height, width = int(header.Rows), int(header.Columns)
     step = max(height / pixels.shape[0], width / pixels.shape[1])
@@ -83,7 +86,7 @@ def overlay_image(source: StudyImage, pixels: np.ndarray, flipped: bool, bundle:
     orientation = _orientation(header, source, flipped)
     with source_names_accepted():
         image = hd.sc.SCImage.from_ref_dataset(
-            ref_dataset=evidence(header), pixel_array=pixels, photometric_interpretation="YBR_FULL_422", bits_allocated=8,
+            ref_dataset=evidence(header, patient), pixel_array=pixels, photometric_interpretation="YBR_FULL_422", bits_allocated=8,
             coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=series_number(run, kind),
             sop_instance_uid=generate_uid(), instance_number=instance_number, manufacturer=MANUFACTURER,
             pixel_spacing=tuple(float(value) * step for value in spacing) if spacing else None,
@@ -104,8 +107,9 @@ def overlay_image(source: StudyImage, pixels: np.ndarray, flipped: bool, bundle:
 
 
 def _orientation(header: Dataset, source: StudyImage, flipped: bool) -> tuple[str, str]:
-    own = [str(value) for value in (header.get("PatientOrientation") or [])]
-    if len(own) == 2 and all(own):
+    own = header.get("PatientOrientation") or []
+    own = [own] if isinstance(own, str) else [str(value) for value in own]
+    if len(own) == 2 and all(re.fullmatch(r"[APRLHF]{1,3}", value) for value in own):
         return own[0], own[1]
     along_row, along_column = _ORIENTATION[(source.laterality, source.view)]
     return (_MIRRORED[along_row] if flipped else along_row), along_column

@@ -56,7 +56,7 @@ def candidate_report(images: Sequence[StudyImage], candidates: dict[str, list[di
     kind = "candidates"
     with source_names_accepted():
         return hd.sr.ComprehensiveSR(
-            evidence=[evidence(image.header) for image in images], content=report[0],
+            evidence=[evidence(image.header, images[0].header) for image in images], content=report[0],
             series_instance_uid=series_uid or generate_uid(), series_number=series_number(run, kind),
             sop_instance_uid=generate_uid(), instance_number=1, manufacturer=MANUFACTURER,
             series_description=description(bundle, run, kind), is_complete=True, is_final=False, is_verified=False,
@@ -71,13 +71,13 @@ def source_names_accepted():
         yield
 
 
-def evidence(header: Dataset) -> Dataset:
-    """A copy of a source header with the patient and study attributes highdicom copies from it present:
-    DICOM lets them be empty (type 2), and anonymised archives often leave them out."""
+def evidence(header: Dataset, patient: Dataset | None = None) -> Dataset:
+    """A copy of a source header with the patient and study attributes highdicom copies from it present (DICOM
+    lets them be empty, type 2, and anonymised archives often leave them out), taken from ``patient`` when given."""
     copy = Dataset(header)
     for keyword in PATIENT_AND_STUDY:
-        if keyword not in copy:
-            setattr(copy, keyword, "")
+        value = (patient if patient is not None else header).get(keyword, "")
+        setattr(copy, keyword, value if value is not None else "")
     return copy
 
 
