@@ -151,7 +151,8 @@ def heatmap(bundle: str, images: str | None = None, study: str | None = None, ou
 def pacs_detect(dicomweb: str, study: str | None = None, bundle: str = DEFAULT_BUNDLE, watch: bool = False,
                 since: str | None = None, interval: float = 30.0, if_done: str = "new_run", top: int | None = None,
                 patch: str = "96", downsample: float | None = None, assumed_pixel_spacing: float | None = None,
-                registration: str = "mask", device: str | None = None, amp: bool = True, out: str | None = None) -> None:
+                registration: str = "mask", device: str | None = None, amp: bool = True,
+                out: str | None = None) -> None:
     """Reads a screening study from a PACS over DICOMweb, runs the bundle's lesion detection on it, and stores the
     results back in the study: the candidates as a DICOM SR (TID 1500: boxes, scores, ranks) and the heatmaps as
     colour secondary captures, in new series named ``<bundle> <version> run <n>: ...`` (``docs/pacs.md``).
@@ -171,7 +172,8 @@ def pacs_detect(dicomweb: str, study: str | None = None, bundle: str = DEFAULT_B
                     out=out)
 
 
-def pacs_demo(port: int = 8080, bundle: str | None = None, ohif: str | None = None, seconds: float | None = None) -> None:
+def pacs_demo(port: int = 8080, bundle: str | None = None, ohif: str | None = None,
+              seconds: float | None = None) -> None:
     """The whole chain from nothing: starts a temporary Orthanc (127.0.0.1, DICOM port closed), serves OHIF and its
     DICOMweb on one origin at 127.0.0.1:``port``, uploads a synthetic screening study, runs ``pacs-detect`` on it and
     prints the viewer's address; serves until Ctrl-C (or ``--seconds``), then deletes everything. Needs Debian's

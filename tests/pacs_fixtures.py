@@ -19,8 +19,8 @@ from pydicom.uid import generate_uid
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
-def study_copy(files: list[Path], folder: Path, change: Callable[[pydicom.Dataset], pydicom.Dataset | None] | None = None
-               ) -> tuple[str, list[Path]]:
+def study_copy(files: list[Path], folder: Path,
+               change: Callable[[pydicom.Dataset], pydicom.Dataset | None] | None = None) -> tuple[str, list[Path]]:
     """The study of ``files`` written to ``folder`` under a new StudyInstanceUID, new series and SOP UIDs;
     ``change(dataset)`` may edit each copy, or return None to leave it out. Returns (study UID, files)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,8 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.proxy.requests.append((self.command, self.path))
             number = len(self.proxy.requests)
         if self.proxy.token is not None and self.headers.get("Authorization") != f"Bearer {self.proxy.token}":
-            return self._reply(401, b'{"error": "bearer token required"}', {"Content-Type": "application/json",
-                                                                           "WWW-Authenticate": "Bearer"})
+            return self._reply(401, b'{"error": "bearer token required"}',
+                               {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"})
         if self.proxy.fail_after is not None and number > self.proxy.fail_after:
             return self._reply(500, b"Internal Server Error: the disk is full", {"Content-Type": "text/plain"})
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS | {"authorization"}}

@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.error
 from pathlib import Path
 
 import nibabel as nib
@@ -25,18 +22,19 @@ import pytest
 from custom.mammography.detection.cli import detect_study
 from custom.mammography.detection.exams import ImageInput
 from custom.pacs.connection import Pacs
-from custom.pacs.orthanc import TemporaryOrthanc, free_port
+from custom.pacs.orthanc import TemporaryOrthanc
 from custom.pacs.untrained import untrained_bundle
 from custom.pacs.upload import upload_files
 from tests.pacs_fixtures import study_copy
-from tests.test_monailabel_server import _get, _post
+from tests.test_monailabel_server import _get, _post, monailabel_server
 
 REPO = Path(__file__).resolve().parents[1]
 MONAILABEL_PYTHON = os.environ.get("MONAILABEL_PYTHON")
 pytestmark = [
     pytest.mark.skipif(not MONAILABEL_PYTHON,
                        reason="needs MONAILABEL_PYTHON, the MONAI Label environment: bash monailabel_app/run_e2e.sh"),
-    pytest.mark.skipif(shutil.which("Orthanc") is None, reason="needs Orthanc: apt-get install orthanc orthanc-dicomweb"),
+    pytest.mark.skipif(shutil.which("Orthanc") is None,
+                       reason="needs Orthanc: apt-get install orthanc orthanc-dicomweb"),
 ]
 
 
@@ -50,30 +48,8 @@ def test_infer_on_a_study_held_only_in_orthanc_stores_the_sr_there(synthetic_vin
         headers = {str(h.SeriesInstanceUID): h for h in (pydicom.dcmread(p, stop_before_pixels=True) for p in copies)}
         expected = _command_line_heatmaps(bundle, copies, tmp_path / "cli")
 
-        app = tmp_path / "app"  # a copy: the server writes logs/, model/, bin/ and lib/ into its app folder
-        app.mkdir()
-        shutil.copyfile(REPO / "monailabel_app" / "main.py", app / "main.py")
-        port = free_port()
-        env = {**os.environ, "PATH": str(Path(MONAILABEL_PYTHON).parent) + os.pathsep + os.environ["PATH"],
-               "MONAI_LABEL_DICOMWEB_CACHE_PATH": str(tmp_path / "cache")}
-        env.pop("PYTHONPATH", None)
-        log = open(tmp_path / "server.log", "w")
-        server = subprocess.Popen(
-            [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(app), "--studies",
-             orthanc.dicomweb, "--conf", "bundle", str(bundle), "--conf", "python", sys.executable,
-             "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            started = time.perf_counter()
-            while True:
-                try:
-                    info = json.loads(_get(f"{base}/info/"))
-                    break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-                    assert time.perf_counter() - started < 240, "no answer from /info/ within 240 s"
-                    time.sleep(1)
-            print(f"server answered /info/ after {time.perf_counter() - started:.1f} s")
+        with monailabel_server(tmp_path, orthanc.dicomweb, bundle,
+                               {"MONAI_LABEL_DICOMWEB_CACHE_PATH": str(tmp_path / "cache")}) as (base, info):
             assert "asymmetry_heatmap" in info["models"]
             # MONAI Label lists a PACS's images by QIDO-RS with the app's filter: the four MG series
             assert json.loads(_get(f"{base}/datastore/?output=stats"))["total"] == 4
@@ -100,10 +76,6 @@ def test_infer_on_a_study_held_only_in_orthanc_stores_the_sr_there(synthetic_vin
             assert params["sr_series_uid"] == str(sr.SeriesInstanceUID)
             # the results are no images to annotate: the datastore still lists the four MG series only
             assert json.loads(_get(f"{base}/datastore/?output=stats"))["total"] == 4
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
-            log.close()
 
 
 def _command_line_heatmaps(bundle: Path, files: list[Path], out: Path) -> dict[str, np.ndarray]:

@@ -53,8 +53,8 @@ def decode_seconds(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def bench_pacs(repeats: int = 5, seed: int = 0, patch: str = "96", bundle: str | None = None, threads: int | None = None,
-               preset: str | None = None) -> dict:
+def bench_pacs(repeats: int = 5, seed: int = 0, patch: str = "96", bundle: str | None = None,
+               threads: int | None = None, preset: str | None = None) -> dict:
     """Prints the seconds to decode a full-size 4-view RLE exam, the seconds of its round trip through the PACS
     (median of ``repeats``, after one warm-up), their ratio and the round trip's steps.
 
@@ -92,12 +92,14 @@ def bench_pacs(repeats: int = 5, seed: int = 0, patch: str = "96", bundle: str |
                 result = detector(study)
                 trips.append(time.perf_counter() - start)
                 steps.append(result.seconds)
+    candidates = sum(len(found) for found in result.candidates.values())
     decode, trip = statistics.median(decodes), statistics.median(trips)
     step_medians = {name: statistics.median(step[name] for step in steps) for name in steps[0]}
     figures = {"decode_seconds": decode, "round_trip_seconds": trip, "ratio": trip / decode, "steps": step_medians,
-               "repeats": repeats, "torch_threads": torch.get_num_threads()}
+               "repeats": repeats, "torch_threads": torch.get_num_threads(), "candidates": candidates}
     print(f"decoding the four images (pydicom, one process):  {decode:6.2f} s")
     print(f"PACS -> detection -> SR and overlays -> PACS:     {trip:6.2f} s   ratio {trip / decode:.2f} (aim <= 2)")
-    print("  steps: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in step_medians.items()))
+    print("  steps: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in step_medians.items())
+          + f" ({candidates} candidates in the SR)")
     print(f"medians of {repeats} alternating rounds after a warm-up; torch threads {torch.get_num_threads()}")
     return figures

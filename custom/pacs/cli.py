@@ -13,7 +13,8 @@ from custom.pacs.runs import description
 def pacs_detect(dicomweb: str, *, study: str | None, bundle: str, watch: bool = False, since: str | None = None,
                 interval: float = 30.0, if_done: str = "new_run", top: int | None = None, patch: str = "96",
                 downsample: float | None = None, assumed_pixel_spacing: float | None = None,
-                registration: str = "mask", device: str | None = None, amp: bool = True, out: str | None = None) -> None:
+                registration: str = "mask", device: str | None = None, amp: bool = True,
+                out: str | None = None) -> None:
     quiet_libraries()
     if watch == (study is not None):
         raise ValueError("give either --study UID (one study) or --watch (every new study), exactly one of them")

@@ -156,7 +156,8 @@ class Pacs:
         if failed:
             reasons = ", ".join(f"{item.get('ReferencedSOPInstanceUID', '?')} (reason {item.get('FailureReason', '?')})"
                                 for item in failed)
-            raise PacsError(f"the PACS at {self.url} refused {len(failed)} of {len(datasets)} result instance(s): {reasons}")
+            raise PacsError(f"the PACS at {self.url} refused {len(failed)} of {len(datasets)} result instance(s): "
+                            f"{reasons}")
         return response
 
     def _call(self, doing: str, function: Callable, *args, missing=None, **kwargs):
@@ -204,8 +205,8 @@ def single_part(body: bytes, content_type: str) -> bytes:
     media, _, parameters = content_type.partition(";")
     if media.strip().lower() != "multipart/related":
         return body
-    boundary = next((value.strip().strip('"') for name, _, value in
-                     (part.strip().partition("=") for part in parameters.split(";")) if name.lower() == "boundary"), None)
+    pairs = (part.strip().partition("=") for part in parameters.split(";"))
+    boundary = next((value.strip().strip('"') for name, _, value in pairs if name.lower() == "boundary"), None)
     if not boundary:
         raise PacsError(f"a multipart response without a boundary ({content_type!r})")
     delimiter = b"--" + boundary.encode()

@@ -111,7 +111,8 @@ class Demo:
         self.stop()
 
 
-def run_demo(port: int = 8080, bundle: str | None = None, ohif: str | None = None, seconds: float | None = None) -> None:
+def run_demo(port: int = 8080, bundle: str | None = None, ohif: str | None = None,
+             seconds: float | None = None) -> None:
     """Starts the demo, prints where to look, serves until Ctrl-C (or for ``seconds``), then cleans up."""
     from custom.pacs.cli import print_result, quiet_libraries
 

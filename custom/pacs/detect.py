@@ -44,8 +44,9 @@ NOTHING_WRITTEN = "nothing was written to the PACS"
 @dataclass
 class RunResult:
     """What one study's run found and stored. ``run`` is None when nothing was stored (``--if_done skip`` on a
-    study that already holds this bundle version's results; ``series`` then names the latest run's); ``candidates`` maps each image's SOPInstanceUID to
-    its candidates (``rank``, ``score``, ``box``, ``centre`` in the image's pixels)."""
+    study that already holds this bundle version's results; ``series`` then names the latest run's);
+    ``candidates`` maps each image's SOPInstanceUID to its candidates (``rank``, ``score``, ``box``, ``centre`` in
+    the image's pixels)."""
 
     study_uid: str
     run: int | None
@@ -133,9 +134,7 @@ class PacsDetector:
                 if if_done == "skip" and earlier:
                     self._record(result, Path(out))
                     return result
-                clock = time.perf_counter()
                 instances = self._results(study, detections, result)
-                seconds["results"] = time.perf_counter() - clock
             except (PacsError, MammogramReadError, ValueError, OSError) as error:
                 raise PacsError(f"{error}; {NOTHING_WRITTEN}") from None
             clock = time.perf_counter()
@@ -189,8 +188,11 @@ class PacsDetector:
         """The SR and the overlays of a new run (its number read from the PACS just before)."""
         result.run = next_run(stored_results(self.pacs, study.study_uid), self.identity)
         result.series = {"candidates": generate_uid(), "heatmap": generate_uid()}
+        clock = time.perf_counter()
         report = candidate_report(study.images, result.candidates, self.identity, result.run,
                                   result.series["candidates"])
+        result.seconds["report"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         overlays = []
         by_name = {(image.laterality, image.view): image for image in study.images}
         for detection, exam in detections:
@@ -201,5 +203,5 @@ class PacsDetector:
                 overlays.append(overlay_image(image, pixels, bool(detection.geometry[side]["flipped"]), self.identity,
                                               result.run, result.series["heatmap"], len(overlays) + 1,
                                               patient=study.images[0].header))
+        result.seconds["overlays"] = time.perf_counter() - clock
         return [report, *overlays]
-

@@ -27,7 +27,8 @@ DICOMWEB_PREFIX = "/dicom-web"
 # request and response headers that belong to one hop, not to the message
 HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                "transfer-encoding", "upgrade", "host", "content-length"}
-MIME_TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json"}
+MIME_TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript",
+              ".json": "application/json"}
 APP_CONFIG = """window.config = {
   routerBasename: '/ohif/',
   showStudyList: true,

@@ -24,7 +24,8 @@ CACHE_VARIABLE = "MAMMO_SSL_OHIF_DIR"
 
 
 def ohif_cache() -> Path:
-    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "mammo-ssl" / "ohif") / f"ohif-{OHIF_VERSION}"
+    root = Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "mammo-ssl" / "ohif")
+    return root / f"ohif-{OHIF_VERSION}"
 
 
 def ohif_build(folder: str | Path | None = None) -> Path:

@@ -39,7 +39,8 @@ def dicomweb_plugin() -> Path:
     for candidate in [*candidates, *PLUGIN_LOCATIONS]:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise PacsError(f"Orthanc's DICOMweb plugin was not found (looked in {', '.join(PLUGIN_LOCATIONS)}); {INSTALL_HINT}")
+    raise PacsError(f"Orthanc's DICOMweb plugin was not found (looked in {', '.join(PLUGIN_LOCATIONS)}); "
+                    f"{INSTALL_HINT}")
 
 
 class TemporaryOrthanc:
@@ -108,7 +109,8 @@ class TemporaryOrthanc:
             time.sleep(0.2)
         log = self.log_tail()
         self.stop()
-        raise PacsError(f"Orthanc did not start within {START_TIMEOUT_S:.0f} s on port {self.port}; its log ends:\n{log}")
+        raise PacsError(f"Orthanc did not start within {START_TIMEOUT_S:.0f} s on port {self.port}; "
+                        f"its log ends:\n{log}")
 
     def log_tail(self, characters: int = 3000) -> str:
         log = self._folder / "orthanc.log" if self._folder else None

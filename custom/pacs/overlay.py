@@ -86,7 +86,8 @@ def overlay_image(source: StudyImage, pixels: np.ndarray, flipped: bool, bundle:
     orientation = _orientation(header, source, flipped)
     with source_names_accepted():
         image = hd.sc.SCImage.from_ref_dataset(
-            ref_dataset=evidence(header, patient), pixel_array=pixels, photometric_interpretation="YBR_FULL_422", bits_allocated=8,
+            ref_dataset=evidence(header, patient), pixel_array=pixels, photometric_interpretation="YBR_FULL_422",
+            bits_allocated=8,
             coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=series_number(run, kind),
             sop_instance_uid=generate_uid(), instance_number=instance_number, manufacturer=MANUFACTURER,
             pixel_spacing=tuple(float(value) * step for value in spacing) if spacing else None,
@@ -120,4 +121,3 @@ def _reference(header: Dataset) -> DicomSequence:
     item.ReferencedSOPClassUID = header.SOPClassUID
     item.ReferencedSOPInstanceUID = header.SOPInstanceUID
     return DicomSequence([item])
-

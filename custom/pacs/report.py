@@ -81,14 +81,16 @@ def evidence(header: Dataset, patient: Dataset | None = None) -> Dataset:
     return copy
 
 
-def _candidate_group(image: StudyImage, candidate: dict, algorithm) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+def _candidate_group(image: StudyImage, candidate: dict,
+                     algorithm) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
     xmin, ymin, xmax, ymax = (float(value) for value in candidate["box"])
     outline = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]], dtype=np.float32)
     source = hd.sr.SourceImageForRegion(referenced_sop_class_uid=str(image.header.SOPClassUID),
                                         referenced_sop_instance_uid=image.sop_uid)
     region = hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=outline, source_image=source)
     rank = int(candidate["rank"])
-    tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"Candidate {rank} {image.laterality} {image.view}")
+    tracking = hd.sr.TrackingIdentifier(uid=generate_uid(),
+                                        identifier=f"Candidate {rank} {image.laterality} {image.view}")
     site = hd.sr.FindingSite(anatomic_location=codes.SCT.Breast, laterality=SIDES[image.laterality])
     measurements = [
         # in percent: OHIF prints a value and its unit's code ("Suspicion score: 91.00 %"); "no units" would print "1"

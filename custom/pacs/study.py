@@ -87,12 +87,10 @@ def check_study(pacs: Pacs, study_uid: str) -> ScreeningStudy:
                             "pacs-detect reads screening mammography studies, whose images are all MG")
     if not mammography:
         raise PacsError(f"study {study_uid} holds no mammography (MG) series")
-    candidates = []
-    for item in mammography:
-        for header in pacs.series_metadata(study_uid, str(item.SeriesInstanceUID)):
-            image = _mammogram(header, item, notes)
-            if image is not None:
-                candidates.append(image)
+    with ThreadPoolExecutor(RETRIEVE_THREADS) as pool:  # one request per series, several at once
+        headers = list(pool.map(lambda item: pacs.series_metadata(study_uid, str(item.SeriesInstanceUID)), mammography))
+    candidates = [image for item, found in zip(mammography, headers) for image in
+                  (_mammogram(header, item, notes) for header in found) if image is not None]
     return ScreeningStudy(study_uid, _four_views(study_uid, candidates, notes), results, notes)
 
 
