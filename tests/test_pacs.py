@@ -337,7 +337,7 @@ def test_credentials_in_the_url_are_refused():
 
 def test_watch_runs_each_new_complete_study_once(orthanc, detector, exam_files, tmp_path, capsys):
     study, _ = _upload(orthanc, exam_files, tmp_path / "s")
-    date = str(pydicom.dcmread(exam_files[0], stop_before_pixels=True).StudyDate)
+    date = int(pydicom.dcmread(exam_files[0], stop_before_pixels=True).StudyDate)  # as the command line hands it
     seen = []
     watch(detector, since=date, interval=0.05, polls=3, report=lambda result, _: seen.append(result))
     ours = [result for result in seen if result.study_uid == study]

@@ -25,7 +25,10 @@ def pacs_detect(dicomweb: str, *, study: str | None, bundle: str, watch: bool = 
     if watch:
         from custom.pacs.watch import watch as run_watch
 
-        run_watch(detector, since=since, interval=interval, out=out, report=print_result)
+        try:
+            run_watch(detector, since=since, interval=interval, out=out, report=print_result)
+        except KeyboardInterrupt:
+            print("stopped watching")
         return
     print_result(detector(str(study), if_done=if_done, out=out), detector)
 

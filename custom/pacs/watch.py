@@ -38,7 +38,8 @@ def watch(detector: PacsDetector, *, since: str | None = None, interval: float =
           report: Callable[[RunResult, PacsDetector], None] | None = None, polls: int | None = None) -> None:
     """Polls every ``interval`` seconds (``polls`` times, default for ever) and runs each new, complete study once
     (``detector(study, if_done="skip")``); ``report`` is called with each study's result."""
-    filters = new_study_filter(since or date.today().strftime("%Y%m%d"))
+    # str: the command line hands a bare date over as a number
+    filters = new_study_filter(str(since) if since is not None else date.today().strftime("%Y%m%d"))
     print(f"watching {detector.pacs.url} for MG studies dated {filters['StudyDate']} every {interval:g} s "
           "(Ctrl-C stops)", flush=True)
     previous: dict[str, int] = {}  # instance count at the previous poll
