@@ -1,8 +1,10 @@
 """A PACS of our own for the demo, the speed bench and the tests: Orthanc with its DICOMweb plugin.
 
-Debian's packages (``apt-get install orthanc orthanc-dicomweb``) provide it. The instance listens on 127.0.0.1
-only, keeps its database in a temporary folder that is deleted when it stops, and has its DICOM port closed:
-nothing outside this machine can reach it, and nothing of it outlives the run.
+Debian's packages (``apt-get install orthanc orthanc-dicomweb``) provide it. The instance answers callers on this
+machine only, keeps its database in a temporary folder that is deleted when it stops, and has its DICOM port
+closed: nothing outside this machine can use it, and nothing of it outlives the run. (Orthanc 1.10 has no option
+to bind one address: its HTTP port listens on every interface, and ``RemoteAccessAllowed: false`` refuses every
+caller but 127.0.0.1.)
 """
 
 from __future__ import annotations
