@@ -28,7 +28,7 @@ from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.presets import patch_preset
 from custom.mammography.detection.cli import bundle_detector
 from custom.mammography.detection.detector import ExamDetection
-from custom.mammography.detection.exams import ImageInput, exams_from_images
+from custom.mammography.detection.exams import AlignedExam, ImageInput, exams_from_images
 from custom.mammography.detection.outputs import StudyWriter, candidate_to_original
 from custom.pacs.connection import Pacs
 from custom.pacs.errors import PacsError
@@ -157,7 +157,7 @@ class PacsDetector:
                   "stored": result.stored, "candidates": result.candidates, "view_scores": result.view_scores}
         atomic_write_json(out / result.study_uid / "pacs.json", record)
 
-    def _detect(self, study: ScreeningStudy) -> list[tuple[ExamDetection, object]]:
+    def _detect(self, study: ScreeningStudy) -> list[tuple[ExamDetection, AlignedExam]]:
         """Each view's detection, with its exam (whose stack the overlays show)."""
         inputs = [ImageInput(image.path, image.laterality, image.view) for image in study.images]
         try:
@@ -166,9 +166,9 @@ class PacsDetector:
         except MammogramReadError as error:
             image = next((image for image in study.images if image.path == Path(error.path)), None)
             which = f"image {image.sop_uid} ({image.name})" if image else str(error.path)
-            raise PacsError(f"{which}: {error.problem} (pacs-detect: --assumed_pixel_spacing MM or --downsample N "
-                            "for images without a pixel spacing)" if "pixel spacing" in error.problem
-                            else f"{which}: {error.problem}") from None
+            hint = (" (pacs-detect: --assumed_pixel_spacing MM or --downsample N for images without a pixel spacing)"
+                    if "pixel spacing" in error.problem else "")
+            raise PacsError(f"{which}: {error.problem}{hint}") from None
         assert not single, "check_study lets only four-view exams through"
         return [(self.detector.predict_exam(exam), exam) for exam in exams]
 
