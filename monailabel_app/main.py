@@ -125,7 +125,8 @@ class PacsAsymmetryHeatmap(InferTask):
                                     detail=lines[-1] if lines else done.stderr[-2000:])
             folder = Path(out) / study
             stored = json.loads((folder / "pacs.json").read_text())
-            view, side = _entry_of(json.loads((folder / "detection.json").read_text()), folder / "images" / f"{sop}.dcm")
+            summary = json.loads((folder / "detection.json").read_text())
+            view, side = _entry_of(summary, folder / "images" / f"{sop}.dcm")
             heatmap = tempfile.NamedTemporaryFile(suffix=".nii.gz", delete=False).name
             shutil.copyfile(folder / view["images"][side]["heatmap"], heatmap)
         seconds = time.perf_counter() - start
