@@ -70,11 +70,16 @@ def manifest(root: str, out: str, format: str = "vindr", seed: int = 0,  # noqa:
     print(f"manifest written to {out}")
 
 
-def bench(what: str, **options) -> None:
-    """Prints measured throughput: ``bench data`` (DICOM to cached aligned pairs) or ``bench train``."""
-    from custom.mammography.bench import run_benchmark
+# the tools' own benchmarks, next to the mammography layer's (custom.mammography.bench.BENCHMARKS)
+TOOL_BENCHMARKS = {"pacs": "custom.pacs.bench:bench_pacs"}
 
-    run_benchmark(what, **options)
+
+def bench(what: str, **options) -> None:
+    """Prints measured throughput: ``bench data`` (DICOM to cached aligned pairs), ``bench train``, ``bench detect``,
+    ``bench probe``, or ``bench pacs`` (a full-size exam from a PACS and back against decoding its images)."""
+    from custom.mammography.bench import BENCHMARKS, run_benchmark
+
+    run_benchmark(what, {**BENCHMARKS, **TOOL_BENCHMARKS}, **options)
 
 
 def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", seed: int = 0,  # noqa: A002
@@ -143,6 +148,42 @@ def heatmap(bundle: str, images: str | None = None, study: str | None = None, ou
                 registration=registration, device=device, amp=amp, contralateral_in=contralateral_in)
 
 
+def pacs_detect(dicomweb: str, study: str | None = None, bundle: str = DEFAULT_BUNDLE, watch: bool = False,
+                since: str | None = None, interval: float = 30.0, if_done: str = "new_run", top: int | None = None,
+                patch: str = "96", downsample: float | None = None, assumed_pixel_spacing: float | None = None,
+                registration: str = "mask", device: str | None = None, amp: bool = True,
+                out: str | None = None) -> None:
+    """Reads a screening study from a PACS over DICOMweb, runs the bundle's lesion detection on it, and stores the
+    results back in the study: the candidates as a DICOM SR (TID 1500: boxes, scores, ranks) and the heatmaps as
+    colour secondary captures, in new series named ``<bundle> <version> run <n>: ...`` (``docs/pacs.md``).
+
+    ``--study UID`` runs one study; ``--watch`` polls the PACS every ``--interval`` seconds for MG studies dated
+    ``--since`` (YYYYMMDD, default today) or later and runs each new one once. Credentials come from the
+    environment (``MAMMO_SSL_DICOMWEB_USERNAME`` and ``_PASSWORD``, or ``MAMMO_SSL_DICOMWEB_TOKEN``), never
+    from the command line. ``--if_done skip``: store nothing when the study already holds results of this bundle
+    version (default ``new_run``: add a numbered run). ``--top N``: at most N candidates per image.
+    ``--assumed_pixel_spacing MM`` or ``--downsample N``: for images without a pixel spacing (CBIS-DDSM).
+    ``--out DIR``: also write ``heatmap``'s local outputs there."""
+    from custom.pacs.cli import pacs_detect as run_pacs_detect
+
+    run_pacs_detect(dicomweb, study=study, bundle=bundle, watch=watch, since=since, interval=interval,
+                    if_done=if_done, top=top, patch=patch, downsample=downsample,
+                    assumed_pixel_spacing=assumed_pixel_spacing, registration=registration, device=device, amp=amp,
+                    out=out)
+
+
+def pacs_demo(port: int = 8080, bundle: str | None = None, ohif: str | None = None,
+              seconds: float | None = None) -> None:
+    """The whole chain from nothing: starts a temporary Orthanc (127.0.0.1, DICOM port closed), serves OHIF and its
+    DICOMweb on one origin at 127.0.0.1:``port``, uploads a synthetic screening study, runs ``pacs-detect`` on it and
+    prints the viewer's address; serves until Ctrl-C (or ``--seconds``), then deletes everything. Needs Debian's
+    ``orthanc`` and ``orthanc-dicomweb``; OHIF comes from the monailabel 0.8.5 wheel, downloaded once (``--ohif DIR``:
+    an OHIF build of your own). ``--bundle``: default the repository's, or an untrained copy if it has no weights."""
+    from custom.pacs.demo import run_demo
+
+    run_demo(port=port, bundle=bundle, ohif=ohif, seconds=seconds)
+
+
 def export_bundle(bundle: str, out: str = "dist", weights: str | None = None, weights_url: str | None = None) -> None:
     """Writes a self-contained copy of the bundle for the MONAI model zoo to ``out/<name>/`` and a zip of it:
     the code vendored into ``scripts/``, the trained weights (default: the bundle's ``models/model.pt``) and
@@ -192,8 +233,9 @@ def _boolean_options(argv: list[str]) -> set[str]:
     if function is bench and len(argv) > 1:
         from custom.mammography.bench import BENCHMARKS, benchmark_function
 
-        if argv[1] in BENCHMARKS:
-            function = benchmark_function(argv[1])
+        registry = {**BENCHMARKS, **TOOL_BENCHMARKS}
+        if argv[1] in registry:
+            function = benchmark_function(argv[1], registry)
     if function is None:
         return set()
     return {name for name, parameter in inspect.signature(function).parameters.items()
@@ -211,18 +253,20 @@ def _names(value) -> tuple[str, ...] | None:
 COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
             "compare-us": compare_us,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
-            "export-bundle": export_bundle}
+            "export-bundle": export_bundle, "pacs-detect": pacs_detect,
+            "pacs-demo": pacs_demo}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Runs a command; bad input ends with a one-line error naming the file and the problem, not a traceback."""
     from custom.mammography.data.errors import MammogramReadError
+    from custom.pacs.errors import PacsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         command = _python_booleans(_join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images"))
         fire.Fire(COMMANDS, command=command, name="python -m custom")
     # OSError: unwritable output, full disk, ...; ImportError: an optional package a command needs
-    except (MammogramReadError, OSError, ValueError, LookupError, ImportError) as error:
+    except (MammogramReadError, PacsError, OSError, ValueError, LookupError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -16,8 +16,9 @@ MODALITIES = {
     "mammography": ("custom.mammography",),
     "ultrasound": ("custom.ultrasound",),
 }
-# the command line and the exporter: they reach every modality, and an exported bundle ships neither
-TOOLS = ("custom.cli", "custom.__main__", "custom.zoo")
+# the command line, the exporter and the PACS connection (DICOMweb in, DICOM SR out, on top of the mammography
+# layer): they reach a modality's code from outside a bundle, and an exported bundle ships none of them
+TOOLS = ("custom.cli", "custom.__main__", "custom.zoo", "custom.pacs")
 
 
 def modalities_named_in(text: str) -> list[str]:

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nib
@@ -74,6 +75,42 @@ def _post(url: str, timeout: float = 600.0) -> bytes:
         return response.read()
 
 
+@contextmanager
+def monailabel_server(tmp_path: Path, studies: str | Path, bundle: Path, env: dict | None = None):
+    """A MONAI Label server of the app on ``studies`` (a folder or a DICOMweb URL), started as a user starts it,
+    in MONAI Label's environment; yields its base URL and its ``/info/`` once it answers, and stops it after."""
+    app = tmp_path / "app"  # a copy: the server writes logs/, model/, bin/ and lib/ into its app folder
+    app.mkdir()
+    shutil.copyfile(REPO / "monailabel_app" / "main.py", app / "main.py")
+    port = _free_port()
+    venv_bin = str(Path(MONAILABEL_PYTHON).parent)
+    environment = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ["PATH"], **(env or {})}
+    environment.pop("PYTHONPATH", None)
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen(
+        [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(app),
+         "--studies", str(studies), "--conf", "bundle", str(bundle), "--conf", "python", sys.executable,
+         "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=environment,
+        cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        while True:
+            try:
+                info = json.loads(_get(f"{base}/info/"))
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+                assert time.perf_counter() - started < 240, "no answer from /info/ within 240 s"
+                time.sleep(1)
+        print(f"server answered /info/ after {time.perf_counter() - started:.1f} s")
+        yield base, info
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+
+
 @pytest.mark.parametrize("kind", ["source", "exported"])
 def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bundle, synthetic_vindr, tmp_path):
     """``source``: the repository's bundle, through the project's command; ``exported``: the self-contained
@@ -94,30 +131,7 @@ def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bun
     bundle = calibrated_bundle
     if kind == "exported":
         bundle = export_bundle(CONFIGS.parent, tmp_path / "dist", weights=calibrated_bundle / "models" / "model.pt").folder
-    app = tmp_path / "app"  # a copy: the server writes logs/, model/, bin/ and lib/ into its app folder
-    app.mkdir()
-    shutil.copyfile(REPO / "monailabel_app" / "main.py", app / "main.py")
-    port = _free_port()
-    venv_bin = str(Path(MONAILABEL_PYTHON).parent)
-    env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ["PATH"]}
-    env.pop("PYTHONPATH", None)
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [MONAILABEL_PYTHON, "-m", "monailabel.main", "start_server", "--app", str(app),
-         "--studies", str(studies), "--conf", "bundle", str(bundle), "--conf", "python", sys.executable,
-         "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.perf_counter()
-        while True:
-            try:
-                info = json.loads(_get(f"{base}/info/"))
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-                assert time.perf_counter() - started < 180, "no answer from /info/ within 180 s"
-                time.sleep(1)
-        print(f"server answered /info/ after {time.perf_counter() - started:.1f} s")
+    with monailabel_server(tmp_path, studies, bundle) as (base, info):
         assert "asymmetry_heatmap" in info["models"]
         datastore = json.loads(_get(f"{base}/datastore/?output=all"))
         ids = set(datastore["objects"])
@@ -147,7 +161,3 @@ def test_a_running_server_serves_the_command_lines_heatmaps(kind, calibrated_bun
             _post(f"{base}/infer/asymmetry_heatmap?image={lonely}&output=image")
         assert refused.value.code == 422
         assert "no image of the other breast (R CC)" in refused.value.read().decode()
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()

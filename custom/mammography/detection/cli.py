@@ -45,6 +45,29 @@ def _study_name(paths: list[Path]) -> str:
     return parents.pop() if len(parents) == 1 else "exam"
 
 
+def bundle_detector(bundle: str | Path, *, patch: str = "96", device: str | None = None,
+                    amp: bool = True) -> AsymmetryDetector:
+    """The bundle's calibrated detector (``models/model.pt`` and ``models/detector.json``), ready to
+    ``predict_exam``; what :func:`detect_study` and ``pacs-detect`` load once."""
+    models = Path(bundle) / "models"
+    model_file, calibration_file = models / "model.pt", models / "detector.json"
+    if not calibration_file.is_file():
+        raise FileNotFoundError(
+            f"{calibration_file}: no detector calibration. Training writes it at its end; for a bundle trained "
+            "before that, run the bundle's inference config once, from the bundle folder: "
+            "python -m monai.bundle run --config_file configs/detect.json (it fits and saves it)"
+        )
+    if not calibration_is_current(calibration_file, model_file):
+        raise ValueError(
+            f"{calibration_file} is older than {model_file}: refit it with python -m monai.bundle run "
+            "--config_file configs/detect.json --refit_calibration True"
+        )
+    precision = MixedPrecision(device or ("cuda:0" if torch.cuda.is_available() else "cpu"), enabled=amp)
+    embedder = EncoderDenseEmbedder(trained_encoder(model_file, precision.device), int(patch_preset(patch)["patch_size"]),
+                                    precision)
+    return AsymmetryDetector.load(calibration_file, embedder)
+
+
 @dataclass
 class DetectionRun:
     """What :func:`detect_study` wrote (``summary``: the study's ``detection.json``) and found."""
@@ -61,23 +84,8 @@ def detect_study(bundle: str | Path, inputs: list[ImageInput], study_id: str, ou
     """:func:`heatmap` without the printing: detects on one study's images and writes its outputs to
     ``out/<study_id>/``; also what MONAI Label's heatmap task runs."""
     writable_output(out, folder=True)
-    models = Path(bundle) / "models"
-    model_file, calibration_file = models / "model.pt", models / "detector.json"
-    if not calibration_file.is_file():
-        raise FileNotFoundError(
-            f"{calibration_file}: no detector calibration. Training writes it at its end; for a bundle trained "
-            "before that, run the bundle's inference config once, from the bundle folder: "
-            "python -m monai.bundle run --config_file configs/detect.json (it fits and saves it)"
-        )
-    if not calibration_is_current(calibration_file, model_file):
-        raise ValueError(
-            f"{calibration_file} is older than {model_file}: refit it with python -m monai.bundle run "
-            "--config_file configs/detect.json --refit_calibration True"
-        )
+    detector = bundle_detector(bundle, patch=patch, device=device, amp=amp)
     preset = patch_preset(patch)
-    precision = MixedPrecision(device or ("cuda:0" if torch.cuda.is_available() else "cpu"), enabled=amp)
-    embedder = EncoderDenseEmbedder(trained_encoder(model_file, precision.device), int(preset["patch_size"]), precision)
-    detector = AsymmetryDetector.load(calibration_file, embedder)
     unreadable = SkipReport()
     exams, single_breast = exams_from_images(
         inputs, study_id, spacing=preset["spacing"], downsample=downsample, registration=registration,
