@@ -32,6 +32,8 @@ from custom.pacs.watch import watch
 from tests.pacs_fixtures import FaultyProxy, orthanc_counts, study_copy
 
 REPO = Path(__file__).resolve().parents[1]
+# the bundle's version, which every result series names
+VERSION = json.loads((REPO / "bundles" / "mammo_siamese_softlabel" / "configs" / "metadata.json").read_text())["version"]
 pytestmark = pytest.mark.skipif(shutil.which("Orthanc") is None,
                                 reason="needs Orthanc: apt-get install orthanc orthanc-dicomweb (.ci/run does)")
 SECRET = "s3cret-Passw0rd-never-logged"
@@ -89,7 +91,7 @@ def test_a_study_gets_its_sr_and_overlays_and_its_images_stay_as_they_were(
     assert result.run == 1 and len(result.stored) == 5  # one SR, four overlays
     series = {str(item.get("SeriesDescription")): item for item in _series(orthanc, study)}
     name = bundle.name
-    sr_series, overlay_series = series[f"{name} 0.6.1 run 1: candidates"], series[f"{name} 0.6.1 run 1: heatmap"]
+    sr_series, overlay_series = series[f"{name} {VERSION} run 1: candidates"], series[f"{name} {VERSION} run 1: heatmap"]
     assert (sr_series.Modality, overlay_series.Modality) == ("SR", "OT")
     # the sources: the same four instances, byte for byte
     mg = [item for item in _series(orthanc, study) if item.Modality == "MG"]
@@ -120,7 +122,7 @@ def test_a_study_gets_its_sr_and_overlays_and_its_images_stay_as_they_were(
         assert values["Suspicion score"] == pytest.approx(100 * candidate["score"], abs=0.01)
         assert values["Rank in image"] == candidate["rank"]
         assert sop in by_source
-    assert str(sr.SeriesDescription) == f"{name} 0.6.1 run 1: candidates" and sr.StudyInstanceUID == study
+    assert str(sr.SeriesDescription) == f"{name} {VERSION} run 1: candidates" and sr.StudyInstanceUID == study
 
     # the same candidates as the command line's heatmap on the same files
     inputs = [ImageInput(path) for path in sop_by_path.values()]
@@ -171,7 +173,7 @@ def test_a_second_run_is_numbered_and_skip_stores_nothing(orthanc, bundle, detec
     assert (first.run, second.run, second.earlier_runs) == (1, 2, [1])
     descriptions = sorted(str(item.get("SeriesDescription")) for item in _series(orthanc, study)
                           if item.Modality != "MG")
-    assert descriptions == sorted(f"{bundle.name} 0.6.1 run {run}: {kind}" for run in (1, 2)
+    assert descriptions == sorted(f"{bundle.name} {VERSION} run {run}: {kind}" for run in (1, 2)
                                   for kind in ("candidates", "heatmap"))
     numbers = sorted(int(item.SeriesNumber) for item in _series(orthanc, study) if item.Modality != "MG")
     assert numbers == [9001, 9002, 9501, 9502]

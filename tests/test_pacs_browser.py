@@ -3,11 +3,13 @@
 
 Debian's ``chromium`` and ``chromium-driver`` under selenium, headless; ``.ci/run`` installs them with Orthanc.
 OHIF's build comes from the monailabel 0.8.5 wheel (``pip download``, cached in ``~/.cache/mammo-ssl/ohif``).
-The screenshots go to ``docs/figures/`` (``docs/pacs.md`` shows them).
+The screenshots go to the test's temporary folder, and to ``docs/figures/`` (``docs/pacs.md`` shows them) when
+``MAMMO_SSL_UPDATE_FIGURES=1``, so that a test run never changes the checkout.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -19,6 +21,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / "docs" / "figures"
+UPDATE_FIGURES = os.environ.get("MAMMO_SSL_UPDATE_FIGURES") == "1"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER and shutil.which("Orthanc")),
@@ -101,10 +104,11 @@ def _heat_pixels(rgb: np.ndarray) -> int:
     return int(((r - b > 80) & (r > 120)).sum())
 
 
-def test_ohif_shows_the_srs_boxes_and_scores_and_the_heatmaps(demo, browser):
+def test_ohif_shows_the_srs_boxes_and_scores_and_the_heatmaps(demo, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    name = demo.detector.identity.name
+    figures = FIGURES if UPDATE_FIGURES else tmp_path
+    name, version = demo.detector.identity.name, demo.detector.identity.version
     browser.get(demo.viewer_url)
     _wait(lambda: "MG" in browser.find_element(By.TAG_NAME, "body").text, 90, "OHIF did not list the study's series")
     time.sleep(3)  # the first image renders
@@ -112,7 +116,7 @@ def test_ohif_shows_the_srs_boxes_and_scores_and_the_heatmaps(demo, browser):
     assert before.std() > 10, "no image in the viewport"
     assert _annotation_pixels(before) < 50
 
-    _open_series(browser, f"{name} 0.6.1 run 1: candidates")
+    _open_series(browser, f"{name} {version} run 1: candidates")
     text = _wait(lambda: (lambda t: t if "Suspicion score:" in t else None)(browser.find_element(By.TAG_NAME, "body").text),
                  60, "OHIF drew no SR measurement")
     time.sleep(2)
@@ -122,12 +126,13 @@ def test_ohif_shows_the_srs_boxes_and_scores_and_the_heatmaps(demo, browser):
     assert "Rank in image: 1.00" in text
     boxes = _viewport(browser)
     assert _annotation_pixels(boxes) > 300, "no box drawn in the viewport"
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(FIGURES / "pacs_ohif_sr.png"))
+    figures.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(figures / "pacs_ohif_sr.png"))
 
-    _open_series(browser, f"{name} 0.6.1 run 1: heatmap")
+    _open_series(browser, f"{name} {version} run 1: heatmap")
     _wait(lambda: _heat_pixels(_viewport(browser)) > 1000, 60, "OHIF did not show the heatmap overlay")
     time.sleep(2)
     overlay = _viewport(browser)
     assert _heat_pixels(overlay) > 1000 > _heat_pixels(before)
-    browser.save_screenshot(str(FIGURES / "pacs_ohif_heatmap.png"))
+    assert browser.save_screenshot(str(figures / "pacs_ohif_heatmap.png"))
+    assert Image.open(figures / "pacs_ohif_heatmap.png").size[0] > 0
