@@ -15,6 +15,9 @@ a boolean but leaves ``false`` a string, and any non-empty string is true, so ``
 keep bf16 on. A top-level key that some config file of the bundle sets to ``true``/``false`` must hold a
 boolean or a config expression, reference or macro (``$...``, ``@...``, ``%...``, checked by MONAI when
 evaluated); nested keys are not checked.
+
+Both stop the run with a ``ConfigError``, which ``python -m monai.bundle`` prints as one line
+(:mod:`custom.clear_errors`, set up here, at the first step of every config's ``initialize``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 from monai.bundle import ConfigWorkflow
 from monai.bundle.properties import InferProperties, TrainProperties
 
+from custom.clear_errors import ConfigError, print_clear_errors_briefly
+
 logger = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"@([A-Za-z_]\w*)")
 READ_BY_MONAI = {"imports", "initialize", "run", "training", "evaluating", "finalize", "_meta_", "_requires_",
@@ -38,8 +43,10 @@ _PROPERTY_KEYS = {str(prop["id"]).replace("::", "#").split("#")[0] for prop in
 
 
 def check_config_keys() -> None:
-    """Raises ``ValueError`` naming every top-level key of the running bundle config that nothing reads."""
-    workflow = _running_workflow()
+    """Raises ``ConfigError`` (a ``ValueError``) naming every top-level key of the running bundle config that
+    nothing reads."""
+    print_clear_errors_briefly()
+    workflow = running_workflow()
     if workflow is None:
         logger.debug("no running ConfigWorkflow found: config keys not checked")
         return
@@ -57,18 +64,18 @@ def check_config_keys() -> None:
         for key in unknown:
             close = difflib.get_close_matches(key, sorted(k for k in config if k in known), n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ValueError(
+        raise ConfigError(
             f"unknown bundle config key(s) {', '.join(hints)}: set on the command line or in a config file of "
             f"{workflow.config_root_path}, but no config of the bundle reads them"
         )
 
 
 def _check_switches(config: dict, switches: set[str]) -> None:
-    """Raises ``ValueError`` naming every on/off key of the bundle that holds something other than a boolean."""
+    """Raises ``ConfigError`` naming every on/off key of the bundle that holds something other than a boolean."""
     wrong = [f"{key}={config[key]!r}" for key in sorted(switches)
              if key in config and not isinstance(config[key], bool) and not _is_config_syntax(config[key])]
     if wrong:
-        raise ValueError(
+        raise ConfigError(
             f"{', '.join(wrong)}: an on/off setting takes True or False (Python spelling on the command line, "
             f"true or false in JSON); the text 'false' would count as on"
         )
@@ -84,7 +91,9 @@ def referenced_keys(content) -> set[str]:
     return set(_REFERENCE.findall(json.dumps(content, default=str)))
 
 
-def _running_workflow() -> ConfigWorkflow | None:
+def running_workflow() -> ConfigWorkflow | None:
+    """The ``ConfigWorkflow`` whose config is being run, found on the call stack (MONAI gives config
+    expressions no handle on their parser); None outside one."""
     frame = inspect.currentframe()
     while frame is not None:
         candidate = frame.f_locals.get("self")

@@ -259,14 +259,13 @@ COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench":
 
 def main(argv: list[str] | None = None) -> None:
     """Runs a command; bad input ends with a one-line error naming the file and the problem, not a traceback."""
-    from custom.mammography.data.errors import MammogramReadError
-    from custom.pacs.errors import PacsError
+    from custom.clear_errors import ClearError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         command = _python_booleans(_join_list_flag(list(argv if argv is not None else sys.argv[1:]), "--images"))
         fire.Fire(COMMANDS, command=command, name="python -m custom")
     # OSError: unwritable output, full disk, ...; ImportError: an optional package a command needs
-    except (MammogramReadError, PacsError, OSError, ValueError, LookupError, ImportError) as error:
+    except (ClearError, OSError, ValueError, LookupError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

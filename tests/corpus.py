@@ -156,6 +156,39 @@ def signed_pixels(root):
     return Expect([], exam=exam_of(root, "s1"))
 
 
+def all_zero_image(root):
+    """A blank export: every pixel 0. Nothing can be read from it, so it is refused, not trained on."""
+    path = image_path(root, "s1", "R", "MLO")
+    write_mammogram_dicom(path, np.zeros(SHAPE, dtype=np.float32), laterality="R", view="MLO", pixel_spacing=0.5)
+    return Expect([path], "constant image: every pixel is 0", exam=exam_of(root, "s1"))
+
+
+def colour_png(root):
+    """A screenshot-like RGB PNG with coloured marks: a mammogram is grey, so its colour is not made tissue."""
+    path = root / "s1_L_MLO.png"
+    grey = (breast_image("L", 2, SHAPE) * 255).astype(np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[20:30, 20:60] = (255, 0, 0)  # a red annotation
+    Image.fromarray(rgb).save(path)
+    rows = _generic_exam(root)
+    rows[2]["path"] = str(path)
+    write_generic_csv(root, rows)
+    return Expect([path], r"a colour image \(400 of its 20480 pixels are not grey\)", fmt="csv",
+                  exam=[str(path) if "L_MLO" in p else p for p in exam_of(root, "s1")])
+
+
+def laterality_conflict_unpairs_a_study(root):
+    """The annotations call s1's right CC image left (its tags say right): the study looks unpaired, and the
+    message must say why, naming the image, rather than "unpaired study"."""
+    def relabel(table):
+        table.loc[table["image_id"] == "s1_R_CC", "laterality"] = "L"
+        return table
+
+    edit_csv(root / BREAST_CSV, relabel)
+    edit_csv(root / FINDING_CSV, relabel)
+    return Expect([image_path(root, "s1", "R", "CC")], "contradictory laterality: L from given")
+
+
 def multi_frame_tomosynthesis(root):
     path = image_path(root, "s2", "R", "CC")
     ds = pydicom.dcmread(path)
@@ -235,7 +268,7 @@ def study_with_one_breast(root):
         edit_csv(root / name, lambda t: t[~((t["study_id"] == "s2") & (t["laterality"] == "R"))])
     culprits = [image_path(root, "s2", "L", view) for view in ("CC", "MLO")]
     return Expect(culprits, r"unpaired study: study s2 view (CC|MLO) has breasts \['L'\]|only the L breast was given",
-                  stage="exams", exam=exam_of(root, "s2")[0::2])
+                  stage="exams", exam=exam_of(root, "s2")[0::2], heatmap_fatal=True)
 
 
 def three_cc_images_of_one_side(root):
@@ -288,11 +321,13 @@ def symlink_loop(root):
 
 CASES = {builder.__name__: builder for builder in (
     zero_byte_file, truncated_pixel_data, png_renamed_dcm, dicom_without_pixel_data, secondary_capture_screenshot,
-    presentation_state, eight_bit_pixels, sixteen_bit_pixels, signed_pixels, multi_frame_tomosynthesis, huge_image,
-    nonfinite_nifti, contradictory_laterality, missing_view_everywhere, csv_row_missing_file, csv_unknown_layout,
+    presentation_state, eight_bit_pixels, sixteen_bit_pixels, signed_pixels, all_zero_image, colour_png,
+    multi_frame_tomosynthesis, huge_image, nonfinite_nifti, contradictory_laterality, laterality_conflict_unpairs_a_study,
+    missing_view_everywhere, csv_row_missing_file, csv_unknown_layout,
     box_outside_image, study_with_one_breast, three_cc_images_of_one_side, duplicated_image_ids,
     duplicate_finding_row, finding_categories_not_a_list, latin1_csv, symlink_loop,
 )}
 # cases about annotation files only: ``heatmap`` reads image files, never annotations
 ANNOTATION_CASES = {"csv_row_missing_file", "csv_unknown_layout", "box_outside_image", "duplicated_image_ids",
-                    "duplicate_finding_row", "finding_categories_not_a_list", "latin1_csv"}
+                    "duplicate_finding_row", "finding_categories_not_a_list", "latin1_csv",
+                    "laterality_conflict_unpairs_a_study"}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from custom.clear_errors import DataSetError
 from custom.mammography.data import (
     MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
 )
@@ -94,8 +95,9 @@ def test_cbis_manifest_pairs_by_patient_not_by_study_uid(cbis, tmp_path, capsys)
     assert sorted(exam.view for exam in exams) == ["CC", "MLO"] and len(report) == 0
     # the bundle's data source: CBIS files state no pixel spacing, the user says what to assume
     unknown = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
-    assert unknown.exams == [] and "no pixel spacing" in unknown.report.summary()
-    assert "--assumed_pixel_spacing" in unknown.report.summary()
+    with pytest.raises(DataSetError, match="no usable exam after skipping bad input") as nothing:
+        unknown.exams  # noqa: B018 - the property prepares the exams
+    assert "no pixel spacing" in str(nothing.value) and "--assumed_pixel_spacing" in str(nothing.value)
     assumed = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"), assumed_pixel_spacing=0.25)
     assert sorted(exam.view for exam in assumed.exams) == ["CC", "MLO"] and len(assumed.report) == 0
     code, out, err = run_cli(capsys, "manifest", "--format", "cbis", "--root", str(root), "--out",
@@ -174,10 +176,11 @@ def test_images_that_say_nothing_are_named_on_the_command_line(cbis, tmp_path, c
                                  f"R_CC={silent[1]}", "--downsample", "2", "--out", str(tmp_path / "named"))
     assert code == 0, err
     assert heatmap_views(tmp_path / "named")["CC"]["status"] == "ok"
-    # a name that contradicts the file's tags: that image is reported and left out, the other one is used
+    # a name that contradicts the file's tags: that image is reported and left out, the other one is used; with
+    # no view left that has both breasts, no heatmap is made and the command fails
     code, printed, err = run_cli(capsys, "heatmap", "--bundle", str(bundle), "--images", f"R_CC={cbis[1][0]}",
                                  f"R_MLO={cbis[1][3]}", "--downsample", "2", "--out", str(tmp_path / "contradicted"))
-    assert code == 0, err
+    assert code == 2 and "error: no heatmap written" in err
     assert "contradictory laterality: R from given" in printed and "L from Laterality, L from PatientID" in printed
     assert {view: entry["status"] for view, entry in heatmap_views(tmp_path / "contradicted").items()} == {
         "MLO": "single breast"}

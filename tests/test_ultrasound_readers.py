@@ -35,8 +35,11 @@ def _png(path, array):
 
 
 def _grey_rgb(value):
-    """An RGB image that is grey in fact, as BUSI stores its images."""
-    return np.repeat(np.full((H, W, 1), value, np.uint8), 3, axis=2)
+    """An RGB image that is grey in fact, as BUSI stores its images: ``value`` everywhere but a 4 x 4 corner 40
+    levels off, which JPEG keeps too (a constant image shows nothing, and the readers refuse it)."""
+    grey = np.full((H, W, 1), value, np.uint8)
+    grey[-4:, -4:] = (value + 40) % 256
+    return np.repeat(grey, 3, axis=2)
 
 
 def _mask(rows, cols, shape=(H, W)):
@@ -86,7 +89,7 @@ def test_busi_lists_every_mask_of_an_image_and_the_loaders_merge_them(tmp_path):
     for transform in load:
         sample = transform(sample)
     assert sample["image"].shape == (1, H, W) and sample["image"].dtype == np.float32
-    assert np.all(sample["image"] == 90)  # grey RGB becomes its one channel, exactly
+    assert np.array_equal(sample["image"][0], _grey_rgb(90)[..., 0])  # grey RGB becomes its one channel, exactly
     assert sample["mask"].shape == (1, H, W) and set(np.unique(sample["mask"])) == {0.0, 1.0}
     assert sample["mask"].sum() == 4 * 5 + 3 * 5  # both lesions, merged
     normal = {"image": normal["path"], "mask": normal["mask_paths"]}
@@ -127,7 +130,7 @@ def test_a_colour_image_is_converted_by_luma_with_a_warning_naming_it(tmp_path, 
     colour[:5, :5] = [200, 30, 30]  # a red annotation: 4% of the pixels
     colour_path = _png(tmp_path / "colour.png", colour)
     with caplog.at_level(logging.WARNING, logger="custom.ultrasound.readers.loading"):
-        assert np.all(load_grey(grey) == 77) and not caplog.records
+        assert np.array_equal(load_grey(grey), _grey_rgb(77)[..., 0]) and not caplog.records
         image = load_grey(colour_path)
     assert "colour.png: a colour image" in caplog.text
     assert image[0, 0] == pytest.approx(0.299 * 200 + 0.587 * 30 + 0.114 * 30) and image[10, 10] == pytest.approx(77)
@@ -148,7 +151,7 @@ def test_udiat_pairs_original_and_gt_and_leaves_the_class_empty(tmp_path):
 
     data = tmp_path / "DatasetB"
     for index in (1, 2, 3):
-        _png(data / "original" / f"00000{index}.png", np.full((H, W), 30 * index))
+        _png(data / "original" / f"00000{index}.png", _grey_rgb(30 * index)[..., 0])
     _png(data / "GT" / "000001.png", _mask(slice(1, 4), slice(1, 4)))
     _png(data / "GT" / "000002.png", _mask(slice(5, 7), slice(5, 9)))
     _png(data / "GT" / "000009.png", _mask(slice(5, 7), slice(5, 9)))
@@ -221,8 +224,11 @@ def test_camus_first_release_mhd_is_read_with_simpleitk_and_a_missing_raw_report
     image = np.arange(H * W, dtype=np.uint8).reshape(H, W)
     patient = tmp_path / "training" / "patient0001"
     patient.mkdir(parents=True)
-    for name in ("patient0001_2CH_ED", "patient0001_2CH_ED_gt", "patient0001_2CH_ES"):
-        sitk.WriteImage(sitk.GetImageFromArray(image), str(patient / f"{name}.mhd"))
+    labels = np.zeros((H, W), np.uint8)
+    labels[2:5, 2:5] = 1
+    for name, pixels in (("patient0001_2CH_ED", image), ("patient0001_2CH_ED_gt", labels),
+                         ("patient0001_2CH_ES", image)):
+        sitk.WriteImage(sitk.GetImageFromArray(pixels), str(patient / f"{name}.mhd"))
     (patient / "patient0001_2CH_ES.raw").unlink()
     report = SkipReport()
     table = read_camus(tmp_path, report=report)
@@ -237,7 +243,7 @@ def test_camus_first_release_mhd_is_read_with_simpleitk_and_a_missing_raw_report
 def _gif(path, n_frames):
     """A video whose frame i is grey level 10 * i, so that a frame's index can be read from its pixels."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = [Image.fromarray(np.full((H, W), 10 * i, np.uint8)).convert("P") for i in range(n_frames)]
+    frames = [Image.fromarray(_grey_rgb(10 * i)[..., 0]).convert("P") for i in range(n_frames)]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=40, loop=0)
     return path
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from custom.clear_errors import ClearError
 
-class PacsError(Exception):
+
+class PacsError(ClearError):
     """The PACS could not be reached or used, or the study is not one ``pacs-detect`` can read.
 
     Raised before anything is written to the PACS whenever the problem can be known then (see

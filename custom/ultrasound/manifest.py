@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from custom.atomic_write import replaced_when_done
 from custom.skip_report import SkipReport
 from custom.ultrasound.readers.registry import ultrasound_reader_for
 
@@ -97,10 +98,13 @@ def read_us_manifest(path: str | Path) -> pd.DataFrame:
 
 
 def write_us_manifest(df: pd.DataFrame, path: str | Path) -> None:
-    """Writes the manifest as CSV in column order; empty cells are written empty."""
+    """Writes the manifest as CSV in column order; empty cells are written empty. Written whole or not at all:
+    an earlier manifest at ``path`` stays intact when the disk is full (``FileWriteError`` naming it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _normalise(df).to_csv(path, index=False)
+    table = _normalise(df)
+    with replaced_when_done(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 # ---- splits ----
@@ -113,7 +117,8 @@ def assign_group_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, tes
     every split sees every class, with fractions of that class's groups (groups of several classes are drawn
     with those of none). Each class draws from its own
     generator seeded by ``seed`` and the class name, over the sorted group ids: the draw depends on nothing
-    else, not on the order of the files on disk.
+    else, not on the order of the files on disk. A fraction above zero draws at least one group of a class
+    that has enough of them (``_split_sizes``).
     """
     if not (0 <= val_fraction and 0 <= test_fraction and val_fraction + test_fraction < 1):
         raise ValueError("need val_fraction, test_fraction >= 0 with a sum below 1, "
@@ -137,7 +142,7 @@ def assign_group_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, tes
     for stratum, groups in sorted(strata.items()):
         rng = np.random.default_rng([seed, zlib.crc32(stratum.encode())])
         order = [groups[i] for i in rng.permutation(len(groups))]
-        n_test, n_val = round(test_fraction * len(order)), round(val_fraction * len(order))
+        n_test, n_val = _split_sizes(len(order), test_fraction, val_fraction)
         drawn.update(dict.fromkeys(order[:n_test], "test"))
         drawn.update(dict.fromkeys(order[n_test:n_test + n_val], "val"))
         drawn.update(dict.fromkeys(order[n_test + n_val:], "train"))
@@ -145,6 +150,18 @@ def assign_group_splits(df: pd.DataFrame, *, seed: int, val_fraction: float, tes
     out["split"] = [shipped.get(key) or drawn[key] for key in keys]
     out["split_seed"] = [None if key in shipped else seed for key in keys]
     return _normalise(out)
+
+
+def _split_sizes(groups: int, test_fraction: float, val_fraction: float) -> tuple[int, int]:
+    """Test and validation groups of a stratum of ``groups``: each fraction of them, rounded, but at least one
+    for a fraction above zero while the training split keeps one (a small class would otherwise round to an
+    empty validation split, and training stop for want of one)."""
+    n_test, n_val = round(test_fraction * groups), round(val_fraction * groups)
+    if test_fraction > 0 and n_test == 0 and groups - n_val >= 2:
+        n_test = 1
+    if val_fraction > 0 and n_val == 0 and groups - n_test >= 2:
+        n_val = 1
+    return n_test, n_val
 
 
 def _unit(row) -> tuple[str, str]:

@@ -11,7 +11,9 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from custom.dataset_identity import DataSetIdentity, identify_data_set
 from custom.networks import seeded_encoder, seeded_segmentation_backbone
+from custom.skip_report import SkipReport
 
 from custom.ultrasound.data_source import UltrasoundDataSource
 from custom.ultrasound.readers.loading import load_grey
@@ -43,16 +45,17 @@ class PretrainingImages(Dataset):
     """``{"image": (1, size, size) float32 in [0, 1], "index": i}`` for each image of ``rows`` (dictionaries
     with an ``"image"`` path, as ``UltrasoundDataSource.rows`` gives them; several sources concatenated).
 
-    An image that cannot be read is reported and skipped; none readable is an error.
+    An image that cannot be read is reported (in ``report``), skipped and counted; none readable is an error.
     """
 
-    def __init__(self, rows: list[dict], size: int = 128):
+    def __init__(self, rows: list[dict], size: int = 128, report: SkipReport | None = None):
+        report = report if report is not None else SkipReport()
         images = []
         for row in tqdm(rows, desc="loading pretraining images", unit="image", leave=False):
             try:
                 images.append(_resized(load_grey(row["image"]), size))
             except (OSError, ValueError) as error:
-                logger.warning("%s: skipped: %s", row["image"], error)
+                report.skip(row["image"], f"unreadable image: {error}")
         if not images:
             raise ValueError(f"none of the {len(rows)} pretraining images could be read")
         self.images = torch.from_numpy(np.stack(images))[:, None]
@@ -65,20 +68,31 @@ class PretrainingImages(Dataset):
 
 
 def source_rows(dataset_dir: str, sources: list[str], manifest_dir: str, seed: int = 0,
-                preset: str = "default") -> list[dict]:
+                preset: str = "default", synthetic_dir: str | None = None,
+                report: SkipReport | None = None) -> list[dict]:
     """The images of every layout in ``sources`` under ``dataset_dir`` (each read with its own manifest, cached
     in ``manifest_dir``). Other organs' and natural images are used whole; the breast sets (busi, udiat) only
-    their training split, so that no image the segmentation is evaluated on is seen in pretraining."""
+    their training split, so that no image the segmentation is evaluated on is seen in pretraining.
+    ``synthetic_dir``, ``preset``: where synthetic data may be written, as for ``UltrasoundDataSource``; the
+    files the readers leave out join ``report``."""
     rows = []
     for source in sources:
         data = UltrasoundDataSource(dataset_dir, source, manifest_file=f"{manifest_dir}/{source}_manifest.csv",
-                                    seed=seed, synthetic_preset=preset)
+                                    seed=seed, synthetic_preset=preset, synthetic_dir=synthetic_dir)
         splits = ("train",) if source in BREAST_SOURCES else ("train", "val", "test")
         for split in splits:
             if (data.manifest["split"] == split).any():
                 rows += data.rows(split, masks=False)
+        if report is not None:
+            report.extend(data.report)
         logger.info("pretraining source %s: %d images so far", source, len(rows))
     return rows
+
+
+def pretraining_identity(dataset_dir: str, sources: list[str], rows: list[dict]) -> DataSetIdentity:
+    """The identity of the images a pretraining run trains on (all ``sources`` together), which it records
+    beside its checkpoint (``custom.run_folder``)."""
+    return identify_data_set(dataset_dir, "+".join(sources), [(row["image"],) for row in rows])
 
 
 def _resized(image: np.ndarray, size: int) -> np.ndarray:

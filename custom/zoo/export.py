@@ -26,7 +26,7 @@ import torch
 from custom.mammography.data.files import file_sha256
 from custom.mammography.detection.bundle import calibration_is_current
 from custom.layers import CORE, MODALITIES, modalities_named_in
-from custom.atomic_write import replaced_when_done
+from custom.atomic_write import atomic_write_json, replaced_when_done
 
 PACKAGE = "custom"
 VENDORED = "scripts"
@@ -74,7 +74,7 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
         ValueError: metadata that breaks the zoo's version rules, weights that are no ``state_dict``, or an
             existing output folder that an export did not write.
     """
-    bundle = Path(bundle)
+    bundle = Path(bundle).resolve()  # "." names the bundle folder itself: the bundle's name is its folder's
     meta_file = bundle / "configs" / "metadata.json"
     if not meta_file.is_file():
         raise FileNotFoundError(f"{bundle}: not a bundle folder (no configs/metadata.json)")
@@ -83,8 +83,8 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
     weights = Path(weights) if weights is not None else bundle / "models" / "model.pt"
     _check_weights(weights)
     name, version = bundle.name, metadata["version"]
-    folder = Path(out) / name
-    _check_replaceable(folder)
+    folder, archive_path = Path(out) / name, Path(out) / f"{name}_v{version}.zip"
+    previous_zip = _check_replaceable(folder, archive_path)
 
     Path(out).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as scratch:  # same disk: the move is a rename
@@ -100,11 +100,13 @@ def export_bundle(bundle: str | Path, out: str | Path, weights: str | Path | Non
         needs_calibration = _configs_read(bundle, CALIBRATION)
         if needs_calibration and calibration_is_current(calibration, weights):
             shutil.copyfile(calibration, staging / "models" / CALIBRATION)
-        (staging / MARKER).write_text(json.dumps({"source": str(bundle.resolve()), "version": version}) + "\n")
-        if folder.exists():
+        marker = {"source": str(bundle), "version": version, "files": _file_digests(staging), "zip": previous_zip}
+        atomic_write_json(staging / MARKER, marker)
+        if folder.exists():  # every file in it was written by an export (checked above)
             shutil.rmtree(folder)
         shutil.move(str(staging), folder)
-    archive = _zip(folder, Path(out) / f"{name}_v{version}.zip")
+    archive = _zip(folder, archive_path)
+    atomic_write_json(folder / MARKER, {**marker, "zip": file_sha256(archive)})
     shipped = folder / "models" / CALIBRATION
     return ExportedBundle(folder, archive, digest, shipped if shipped.is_file() else None, needs_calibration)
 
@@ -165,9 +167,35 @@ def _check_weights(weights: Path) -> None:
         raise ValueError(f"{weights}: not a state_dict (a mapping of parameter names to tensors)")
 
 
-def _check_replaceable(folder: Path) -> None:
-    if folder.exists() and not (folder / MARKER).is_file():
-        raise ValueError(f"{folder} exists and was not written by an export: move it away or choose another --out")
+def _check_replaceable(folder: Path, archive: Path) -> str | None:
+    """An earlier export may be replaced only when it holds nothing but what that export wrote, unchanged (its
+    marker lists every file and its sha256, and the zip's): an export never deletes a file of the user's.
+    Returns the sha256 of the earlier export's zip (None when there is none)."""
+    if archive.exists() and not folder.exists():
+        raise ValueError(f"{archive} exists and was not written by an export: move it away or choose another --out")
+    if not folder.exists():
+        return None
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+        recorded = marker["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{folder} exists and was not written by an export (or by one that listed no files): move "
+                         "it away or choose another --out") from None
+    foreign = [path for path, digest in _file_digests(folder).items() if recorded.get(path) != digest]
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ValueError(f"{folder} holds files the export did not write, or that changed since ({listed}): move "
+                         "them away or choose another --out")
+    if archive.exists() and file_sha256(archive) != marker.get("zip"):
+        raise ValueError(f"{archive} was not written by the export in {folder}, or changed since: move it away or "
+                         "choose another --out")
+    return marker.get("zip") if archive.exists() else None
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``folder`` but the export marker."""
+    return {path.relative_to(folder).as_posix(): file_sha256(path) for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.relative_to(folder).as_posix() != MARKER}
 
 
 def _copy_bundle_files(bundle: Path, staging: Path) -> None:

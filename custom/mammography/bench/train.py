@@ -63,10 +63,11 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
     if epochs < 2:
         raise ValueError(f"bench train needs at least 2 epochs (the first one warms up), got {epochs}")
     with tempfile.TemporaryDirectory() as scratch:
-        dataset_dir = data or str(Path(scratch) / "data")
+        # synthetic data is written into the scratch folder only; a data set given is only read
+        data_folder = {"dataset_dir": data} if data else {"synthetic_dir": str(Path(scratch) / "data")}
         workflow = ConfigWorkflow(
             config_file=str(bundle / "configs" / "train.json"), workflow_type="train", run_id="training",
-            bundle_root=scratch, dataset_dir=dataset_dir, synthetic_studies=studies, max_epochs=epochs,
+            bundle_root=scratch, **data_folder, synthetic_studies=studies, max_epochs=epochs,
             batch_size=batch_size, pairs_per_exam=pairs_per_exam, patch_preset=patch, amp=amp, seed=seed,
         )
         workflow.initialize()

@@ -22,6 +22,7 @@ from custom.training.precision import MixedPrecision
 from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
 from custom.evaluation.plots import plot_roc_comparison
 from custom.evaluation.probe_bootstrap import paired_auc_difference, paired_differences
+from custom.atomic_write import atomic_write_text
 
 logger = logging.getLogger(__name__)
 REFERENCE = "random_init"  # what every method's AUC is compared with, pairwise
@@ -109,7 +110,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     if contrasts:
         write_csv(contrasts, out_dir / f"{FOCUS}_differences.csv", FOCUS_COLUMNS)
         table_md += "\n" + markdown_focus_differences(contrasts, list(protocol.budgets), TABLE_TASKS)
-    (out_dir / "table.md").write_text(table_md)
+    atomic_write_text(out_dir / "table.md", table_md)
     print(table_md)
     return rows
 

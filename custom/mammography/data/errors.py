@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from custom.clear_errors import ClearError
 
-class MammogramReadError(RuntimeError):
-    """An image or annotation file that cannot be read or used; the message names the file.
+
+class MammogramReadError(ClearError, RuntimeError):
+    """An image or annotation file that cannot be read or used; the message names the file (a ``ClearError``:
+    a bundle run that stops on one prints that one line).
 
     It survives pickling, so an error raised in a worker process reaches the parent intact (the default
     exception pickling would call ``__init__`` with the message alone).

@@ -33,7 +33,7 @@ from custom.mammography.data.files import file_sha256
 from custom.mammography.data.geometry import box_original_to_output
 from custom.mammography.data.manifest import findings_of
 from custom.mammography.data.parallel import map_reporting
-from custom.mammography.data.reader import read_mammogram
+from custom.mammography.data.reader import identify, read_mammogram
 from custom.skip_report import SkipReport
 from custom.atomic_write import atomic_write_bytes
 
@@ -216,12 +216,29 @@ def _study_views(manifest: pd.DataFrame, report: SkipReport) -> list[pd.DataFram
     for (study, view), rows in manifest.groupby(["study_id", "view"], sort=True):
         sides = sorted(rows["laterality"])
         if sides != [REFERENCE_SIDE, MOVING_SIDE]:
-            files = "; ".join(f"{side}: {Path(path).name}" for side, path in zip(rows["laterality"], rows["path"], strict=True))
-            report.skip(rows["path"].iloc[0], f"unpaired study: study {study} view {view} has breasts {sides} "
-                                              f"({files}), needs one L and one R")
+            conflicts = _laterality_conflicts(rows)
+            for path, problem in conflicts:  # an annotation that contradicts the file is why it looks unpaired
+                report.skip(path, f"exam not usable: {problem} (study {study}, view {view})")
+            if not conflicts:
+                files = "; ".join(f"{side}: {Path(path).name}" for side, path in zip(rows["laterality"], rows["path"], strict=True))
+                report.skip(rows["path"].iloc[0], f"unpaired study: study {study} view {view} has breasts {sides} "
+                                                  f"({files}), needs one L and one R")
             continue
         groups.append(rows)
     return groups
+
+
+def _laterality_conflicts(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """(path, problem) of each image of an unpaired study-view whose file contradicts the laterality the
+    annotations give it (its header only is read)."""
+    conflicts = []
+    for row in rows.itertuples():
+        try:
+            identify(row.path, laterality=row.laterality)
+        except MammogramReadError as error:
+            if "laterality" in error.problem:
+                conflicts.append((error.path, error.problem))
+    return conflicts
 
 
 def prepare_exams(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from custom.atomic_write import replaced_when_done
 from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.readers.common import is_blank
 from custom.mammography.data.readers.registry import reader_for
@@ -63,10 +64,13 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
-    """Writes the manifest as CSV in contract column order; NA cells are written empty."""
+    """Writes the manifest as CSV in contract column order; NA cells are written empty. Written whole or not at
+    all: an earlier manifest at ``path`` stays intact when the disk is full (``FileWriteError`` naming it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _normalise(df).to_csv(path, index=False)
+    table = _normalise(df)
+    with replaced_when_done(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def findings_of(row: Mapping) -> list[dict]:

@@ -52,6 +52,7 @@ def read_mammogram(
     path = checked_file(path)
     laterality, view = _argument(laterality, LATERALITY_WORDS, "laterality"), _argument(view, VIEW_WORDS, "view")
     decoded = _decode(path, laterality, view)
+    _check_not_constant(path, decoded.pixels)
     scale = _output_scale(path, decoded.pixel_spacing, spacing, downsample)
     factor = max(1, int(np.floor(1.0 / scale + 1e-6)))
 
@@ -150,14 +151,30 @@ def _decode_plain(
 
 
 def _read_png(path: Path) -> np.ndarray:
-    """8- or 16-bit greyscale PNG as float32 (colour PNGs are converted to luminance)."""
+    """8- or 16-bit greyscale PNG as float32. Grey stored as RGB (or a grey palette) is taken as grey; a PNG
+    whose colour channels differ is refused: a mammogram is grey, and its colour (annotations, a screenshot's
+    overlay) would become tissue."""
     try:
         with Image.open(path) as png:
-            if png.mode not in ("L", "I", "I;16", "I;16B", "I;16L"):
-                png = png.convert("L")
-            return np.asarray(png, dtype=np.float32)
+            if png.mode in ("L", "I", "I;16", "I;16B", "I;16L"):
+                return np.asarray(png, dtype=np.float32)
+            if png.mode in ("1", "LA", "La"):
+                return np.asarray(png.convert("L"), dtype=np.float32)
+            rgb = np.asarray(png.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow's errors for unreadable/truncated images
         raise MammogramReadError(path, f"not a readable PNG image ({exc})") from exc
+    coloured = (rgb[..., 0] != rgb[..., 1]) | (rgb[..., 0] != rgb[..., 2])
+    if coloured.any():
+        raise MammogramReadError(path, f"a colour image ({int(coloured.sum())} of its {coloured.size} pixels are not "
+                                       "grey): a mammogram is grey; export it as a greyscale PNG")
+    return rgb[..., 0].astype(np.float32)
+
+
+def _check_not_constant(path: Path, pixels: np.ndarray) -> None:
+    """An image whose pixels all hold one value (an all-zero export, a blank frame) shows nothing to read."""
+    low, high = float(pixels.min()), float(pixels.max())
+    if low == high:
+        raise MammogramReadError(path, f"constant image: every pixel is {low:g}, there is nothing to read")
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, float | None]:

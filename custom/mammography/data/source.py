@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from functools import cached_property
 from pathlib import Path
 
 import ignite.distributed as idist
 import pandas as pd
 
+from custom.clear_errors import DataSetError
+from custom.dataset_identity import DataSetIdentity, identify_data_set
 from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
 from custom.mammography.data.manifest import build_manifest
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
@@ -30,9 +33,13 @@ class MammoDataSource:
     """Manifest, aligned-exam cache and patch datasets of one data set, built lazily and once.
 
     With ``synthetic_studies > 0`` and no VinDr annotation file in ``dataset_dir``, a synthetic VinDr-layout
-    data set is generated there first (the built-in demo data); a folder that already holds data is
-    never written to. ``assumed_pixel_spacing`` (mm): the spacing of files that state none (CBIS-DDSM's film
-    scans, PNG); None skips such files, naming them.
+    data set is generated there first (the built-in demo data), but only where synthetic data was asked for:
+    ``synthetic_dir``, the bundle's own default data folder (None: ``dataset_dir`` itself, for library callers
+    that document it, such as ``compare``). Any other ``dataset_dir`` is only read: a folder that does not
+    exist, or holds no data set of ``dataset_format``, is a ``DataSetError`` (a mistyped path must not train
+    on synthetic data), and a folder that already holds data is never written to. ``assumed_pixel_spacing``
+    (mm): the spacing of files that state none (CBIS-DDSM's film scans, PNG); None skips such files, naming
+    them.
     """
 
     def __init__(
@@ -47,8 +54,10 @@ class MammoDataSource:
         synthetic_preset: str = "default",
         num_workers: int = 0,
         assumed_pixel_spacing: float | None = None,
+        synthetic_dir: str | None = None,
     ):
         self.dataset_dir = Path(dataset_dir)
+        self.synthetic_dir = Path(synthetic_dir) if synthetic_dir is not None else None
         self.dataset_format = dataset_format
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(dataset_dir)
         self.preset = patch_preset(patch_preset_name)
@@ -65,13 +74,21 @@ class MammoDataSource:
     def patch_size(self) -> int:
         return int(self.preset["patch_size"])
 
-    def _ensure_synthetic(self) -> None:
+    @property
+    def synthetic_asked(self) -> bool:
+        """Whether built-in synthetic data may be written into ``dataset_dir``."""
         if self.synthetic_studies <= 0 or self.dataset_format != "vindr":
+            return False
+        return self.synthetic_dir is None or _same_folder(self.synthetic_dir, self.dataset_dir)
+
+    def _ensure_synthetic(self) -> None:
+        if not self.synthetic_asked:
+            self._check_folder()
             return
         if (self.dataset_dir / "breast-level_annotations.csv").exists():
             return
         if self.dataset_dir.exists() and any(self.dataset_dir.iterdir()):
-            raise FileNotFoundError(
+            raise DataSetError(
                 f"{self.dataset_dir}: no breast-level_annotations.csv, and the folder is not empty; "
                 "refusing to write synthetic data into it"
             )
@@ -80,6 +97,17 @@ class MammoDataSource:
         logger.info("no data in %s: generating %d synthetic studies", self.dataset_dir, self.synthetic_studies)
         generate_vindr_like(self.dataset_dir, studies=self.synthetic_studies, seed=self.seed, preset=self.synthetic_preset)
 
+    def _check_folder(self) -> None:
+        """A user-named data folder must exist and hold something: it is read, never created or filled."""
+        folder = self.dataset_dir
+        hint = (f"give the folder that holds the {self.dataset_format} data set, or leave dataset_dir unset for "
+                "the built-in synthetic data")
+        if not folder.is_dir():
+            problem = "is a file, not a folder" if folder.exists() else "no such folder"
+            raise DataSetError(f"dataset_dir {folder}: {problem}; {hint}")
+        if not any(folder.iterdir()):
+            raise DataSetError(f"dataset_dir {folder}: the folder is empty; {hint}")
+
     @cached_property
     def manifest(self) -> pd.DataFrame:
         with idist.one_rank_first():  # rank 0 writes, the others wait, then read
@@ -87,15 +115,31 @@ class MammoDataSource:
         return build_manifest(self.dataset_format, self.dataset_dir, seed=self.seed, report=self.report)
 
     @cached_property
+    def identity(self) -> DataSetIdentity:
+        """The data set's fingerprint (its images' paths and sizes, splits and labels), which a training run
+        records beside its checkpoints (``custom.run_folder``)."""
+        columns = ["path", "split", "patient_id", "laterality", "view", "breast_birads", "findings"]
+        rows = self.manifest[columns].astype(str).itertuples(index=False, name=None)
+        return identify_data_set(self.dataset_dir, self.dataset_format, rows)
+
+    @cached_property
     def exams(self) -> list[ExamRecord]:
         exam_dir = self.cache_dir / f"exams_{self.patch_preset_name}_{self.registration}"
         manifest = self.manifest
         with idist.one_rank_first():  # rank 0 writes, the others wait, then read
-            return prepare_exams(
+            exams = prepare_exams(
                 manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
                 downsample=self.preset["spacing"] / self.assumed_pixel_spacing if self.assumed_pixel_spacing else None,
                 num_workers=self.num_workers, report=self.report,
             )
+        unwritten = [path for path, problem in self.report.items if problem.startswith(_CACHE_UNWRITABLE)]
+        if unwritten:
+            raise DataSetError(f"{exam_dir}: cannot write the exam cache there ({len(unwritten)} exam(s) not written, "
+                               f"first {unwritten[0]}); free space there or set cache_dir to a folder with room")
+        if not exams:
+            raise DataSetError(f"dataset_dir {self.dataset_dir}: no usable exam after skipping bad input "
+                               f"({self.report.summary()})")
+        return exams
 
     def exams_of(self, split: str) -> list[ExamRecord]:
         if split not in SPLITS:
@@ -137,3 +181,11 @@ class MammoDataSource:
         exams = [exam for exam in self.exams if exam.split in splits]
         return LabelledPatchDataset(exams, patch_size=self.patch_size, normal_per_exam=normal_per_exam, seed=self.seed,
                                     controls=controls)
+
+
+# how the exam cache reports a cache file it cannot write (a full disk): the run stops rather than go on without
+_CACHE_UNWRITABLE = "exam not usable: cannot write the cache file"
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    return Path(os.path.abspath(a)) == Path(os.path.abspath(b)) or a.resolve() == b.resolve()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from custom.clear_errors import ClearError
 from custom.mammography.data.files import writable_output
 from custom.mammography.data.presets import patch_preset
 from custom.skip_report import SkipReport
@@ -117,7 +118,8 @@ def heatmap(
     image file inside it, sub-folders too). Writes to ``OUT/<study>/``: per image a NIfTI heatmap and a PNG
     overlay in the original pixel grid, and ``detection.json`` with the candidates (original pixels) and the
     exam score. An image that cannot be read, and a view with one breast only, are reported and skipped;
-    the other views are still processed.
+    the other views are still processed. No view with both breasts readable: ``NoHeatmapError`` (the command
+    exits with status 2), since nothing was mapped.
 
     Needs ``<bundle>/models/model.pt`` and the detector calibration ``<bundle>/models/detector.json``, which
     the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
@@ -147,5 +149,10 @@ def heatmap(
         where = f", top candidate on {best.side} (score {best.score:.3f})" if best else ", no candidate"
         print(f"{detection.view}: exam score {detection.score:.3f}{where}")
     if not detections:
-        print("no view has both breasts: no asymmetry map could be computed")
+        raise NoHeatmapError(f"no heatmap written: no view of the exam has both breasts readable (the warnings above "
+                             f"say why), so no asymmetry map could be computed; {summary} lists the views")
     print(f"outputs written to {summary.parent}")
+
+
+class NoHeatmapError(ClearError, ValueError):
+    """``heatmap`` made no heatmap at all: the command fails (exit status 2) instead of reporting success."""

@@ -30,6 +30,7 @@ from custom.mammography.detection.calibration import NormalTissueReference, labe
 from custom.mammography.detection.candidates import Candidate, extract_candidates
 from custom.mammography.detection.dense import DenseEmbedder, cells_to_pixels, grid_shape, sample_at_cells
 from custom.losses.soft_labels import GMMSoftLabeller
+from custom.atomic_write import atomic_write_json
 
 SIDES = ("L", "R")  # channel 0 of an exam stack is the left (reference) breast, channel 1 the aligned right one
 CALIBRATION_FORMAT = "mammo-asymmetry-detector"
@@ -221,7 +222,7 @@ class AsymmetryDetector(BaseEstimator):
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=1))
+        atomic_write_json(path, payload, indent=1)
         return path
 
     @classmethod

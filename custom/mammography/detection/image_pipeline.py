@@ -16,7 +16,6 @@ Whole studies (every view, both breasts written, calibration fitted when missing
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from custom.mammography.detection.detector import SIDES, AsymmetryDetector, Cand
 from custom.mammography.detection.exams import ImageInput, exams_from_images
 from custom.mammography.detection.outputs import candidate_to_original, heatmap_to_original
 from custom.training.precision import MixedPrecision
+from custom.atomic_write import atomic_write_json
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -190,7 +190,7 @@ class ImageInferenceRunner:
                 data["pred"] = self.inferer(data["image"][None].to(device), self.network)[0]
             result = self.postprocessing(data)[self.result_key]
             target = self.output_dir / f"{_stem(path)}_asymmetry.json"
-            target.write_text(json.dumps(result, indent=1))
+            atomic_write_json(target, result, indent=1)
             written.append(target)
         if not written:
             raise ValueError(f"none of the {len(self.dataset)} image(s) could be processed: {skipped.summary()}")

@@ -13,7 +13,6 @@ mapped corner by corner.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from custom.mammography.detection.candidates import Candidate
 from custom.mammography.detection.detector import SIDES, ExamDetection
 from custom.mammography.detection.exams import SingleBreastView
 from custom.mammography.detection.overlay import write_overlay
+from custom.atomic_write import atomic_write_json, replaced_when_done
 
 
 def cached_to_original(geometry: dict[str, dict], side: str) -> AxisAlignedAffine:
@@ -89,7 +89,8 @@ def write_nifti(heatmap: np.ndarray, path: str | Path, pixel_spacing: float | No
     image = nib.Nifti1Image(np.ascontiguousarray(heatmap.T, dtype=np.float32), np.diag([spacing, spacing, 1.0, 1.0]))
     image.header.set_xyzt_units("mm" if pixel_spacing else "unknown")
     path = Path(path)
-    nib.save(image, path)
+    with replaced_when_done(path, keep_suffix=True) as tmp:
+        nib.save(image, tmp)
     return path
 
 
@@ -121,7 +122,7 @@ class StudyWriter:
                    "views": sorted(views, key=lambda view: view["view"]),
                    "unreadable_images": [{"path": path, "problem": problem} for path, problem in skipped]}
         path = folder / "detection.json"
-        path.write_text(json.dumps(summary, indent=1))
+        atomic_write_json(path, summary, indent=1)
         return path
 
     def _write_view(self, folder: Path, detection: ExamDetection) -> dict:

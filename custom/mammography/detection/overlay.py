@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from custom.mammography.data.reader import read_mammogram
+from custom.atomic_write import replaced_when_done
 
 MAX_SIDE_PX = 1024  # overlays are for looking at: larger originals are shown downsampled
 HEAT_OPACITY = 0.65  # opacity of a probability-1 location; lower probabilities fade out
@@ -54,5 +55,6 @@ def write_overlay(
     ax.set_ylim(height, 0)
     ax.set_axis_off()
     path = Path(path)
-    fig.savefig(path)
+    with replaced_when_done(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp)
     return path

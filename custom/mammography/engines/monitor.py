@@ -8,7 +8,6 @@ TensorBoard and ``embedding_monitor.json``; it decides nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
 from custom.training import unwrap
 from custom.training.precision import MixedPrecision
+from custom.atomic_write import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -108,4 +108,4 @@ class EmbeddingMonitor:
                     "n/a" if a["probe_auc"] is None else f"{a['probe_auc']:.3f}")
         if self.output_dir is not None:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            (self.output_dir / "embedding_monitor.json").write_text(json.dumps(self.history, indent=1))
+            atomic_write_json(self.output_dir / "embedding_monitor.json", self.history, indent=1)

@@ -9,7 +9,6 @@ initialisations are paired per image.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from custom.evaluation.segmentation import (
     SegmentationScores, SegmentationTable, paired_segmentation_difference, summarise_segmentation,
 )
 from custom.ultrasound.compare.report import differences, write_overlays, write_plots
+from custom.atomic_write import atomic_write_json, atomic_write_text, replaced_when_done
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,9 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0, bundle
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     spec, folder, out = PRESETS[preset], bundle_folder(bundle), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    common = {"dataset_dir": str(Path(data).absolute()), "seed": seed, "image_size": spec.image_size,
+    # the command's documented behaviour: an empty data folder gets the synthetic sets (synthetic_dir says so)
+    common = {"dataset_dir": str(Path(data).absolute()), "synthetic_dir": str(Path(data).absolute()), "seed": seed,
+              "image_size": spec.image_size,
               "synthetic_preset": spec.synthetic_preset}
     encoders = {name: _pretrain(folder, out / "pretrain", *INITIALISATIONS[name], spec, common)
                 for name in spec.initialisations if INITIALISATIONS[name][0]}
@@ -134,12 +136,11 @@ def _write_results(out: Path, scores: dict, spec: ComparePreset) -> Segmentation
         rows.append(summarise_segmentation([s for _, _, s in runs], [g for _, g, _ in runs], method=name,
                                            label_fraction=fraction))
     table = SegmentationTable(tuple(rows))
-    (out / "table.md").write_text(table.to_markdown())
-    with open(out / "table.csv", "w", newline="") as handle:
+    atomic_write_text(out / "table.md", table.to_markdown())
+    with replaced_when_done(out / "table.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(table.to_rows()[0]))
         writer.writeheader()
         writer.writerows(table.to_rows())
-    (out / "differences.json").write_text(json.dumps(differences(scores, spec, paired_segmentation_difference),
-                                                     indent=2) + "\n")
+    atomic_write_json(out / "differences.json", differences(scores, spec, paired_segmentation_difference))
     write_plots(out, table)
     return table

@@ -27,8 +27,9 @@ _MASK = re.compile(r"^(?P<image>.+)_mask(?:_(?P<index>\d+))?$", re.IGNORECASE)
 def read_busi(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
     """The BUSI images under ``root`` (``Dataset_BUSI_with_GT`` or the folder holding it), each with its masks.
 
-    Reported and left out: an image without a mask, a mask without its image, an unreadable PNG, a mask whose
-    size differs from its image's, a file that is not a PNG.
+    Reported and left out: an image without a mask, or without its first mask (``_mask_1`` but no ``_mask``), a
+    mask without its image, an unreadable or constant PNG, a mask whose size differs from its image's, a file
+    that is not a PNG.
     """
     root = layout_folder(root, lambda folder: any(child_folder(folder, c) for c in CLASSES), "BUSI")
     rows = []
@@ -57,6 +58,11 @@ def _class_rows(folder: Path, class_name: str, root: Path, report: SkipReport) -
     for stem, path in sorted(images.items()):
         if stem not in masks:
             report.skip(path, f"image without mask: no {stem}_mask.png beside it")
+            continue
+        if 0 not in {index for index, _ in masks[stem]}:
+            others = ", ".join(mask.name for _, mask in sorted(masks[stem]))
+            report.skip(path, f"first mask missing: no {stem}_mask.png beside it, only {others}, so a lesion would "
+                              "have no ground truth")
             continue
         mask_paths = [mask for _, mask in sorted(masks[stem])]
         if usable_with_masks(path, mask_paths, report):

@@ -18,11 +18,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from custom.skip_report import SkipReport
 from custom.ultrasound.manifest import us_manifest_frame
 from custom.ultrasound.readers.common import entries, relative_id
+from custom.ultrasound.readers.loading import load_grey, load_label_map
 
 CAMUS_LABELS = {1: "lv_endocardium", 2: "myocardium", 3: "left_atrium"}
 _PATIENT = re.compile(r"^patient\d{4}$")
@@ -33,8 +35,9 @@ _SHIPPED = {"subgroup_training.txt": "train", "subgroup_validation.txt": "val", 
 
 def read_camus(root: str | Path, *, report: SkipReport) -> pd.DataFrame:
     """The ED and ES frames of every patient folder under ``root``, each with its label map when there is one.
-    Reported and left out: a label map without its frame, a file named after another patient, an unreadable
-    file or one whose label map differs in size, and ``.mhd`` files when SimpleITK is missing."""
+    Reported and left out: a label map without its frame, a file named after another patient, an unreadable or
+    constant frame, one whose label map differs in size or holds a value outside ``CAMUS_LABELS`` and 0, and
+    ``.mhd`` files when SimpleITK is missing."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder (camus layout)")
@@ -88,7 +91,7 @@ def _frames(folder: Path, report: SkipReport) -> list[tuple[Path, Path | None]]:
 
 def _usable(frame: Path, label_map: Path | None, report: SkipReport) -> bool:
     shape = _shape(frame, report)
-    if shape is None:
+    if shape is None or not _varies(frame, report):
         return False
     if label_map is None:
         return True
@@ -96,7 +99,36 @@ def _usable(frame: Path, label_map: Path | None, report: SkipReport) -> bool:
     if mask_shape is not None and mask_shape != shape:
         report.skip(label_map, f"label map size differs: {mask_shape} against the image's {shape}; "
                                f"{frame.name} left out")
-    return mask_shape == shape
+    return mask_shape == shape and _labels_known(label_map, frame, report)
+
+
+def _varies(frame: Path, report: SkipReport) -> bool:
+    """Whether the frame shows something: one whose pixels all hold one value is reported."""
+    try:
+        pixels = load_grey(frame)
+    except (OSError, ValueError) as error:
+        report.skip(frame, f"unreadable image: {error}")
+        return False
+    if pixels.min() == pixels.max():
+        report.skip(frame, f"constant image: every pixel is {float(pixels.min()):g}, there is nothing to read")
+        return False
+    return True
+
+
+def _labels_known(label_map: Path, frame: Path, report: SkipReport) -> bool:
+    """Whether the label map holds CAMUS's labels only (0 and ``CAMUS_LABELS``): any other value is a map of
+    another data set, or a damaged one, whose structures would be trained as the wrong ones."""
+    try:
+        values = {int(value) for value in np.unique(load_label_map(label_map))}
+    except (OSError, ValueError) as error:
+        report.skip(label_map, f"unreadable label map: {error}; {frame.name} left out")
+        return False
+    unknown = sorted(values - {0, *CAMUS_LABELS})
+    if unknown:
+        report.skip(label_map, f"label values {unknown} outside CAMUS's 0-{max(CAMUS_LABELS)} "
+                               f"({', '.join(f'{k} {v}' for k, v in CAMUS_LABELS.items())}); {frame.name} left out")
+        return False
+    return True
 
 
 def _shape(path: Path, report: SkipReport) -> tuple[int, ...] | None:

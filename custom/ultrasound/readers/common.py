@@ -44,18 +44,33 @@ def child_folder(parent: Path, name: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def image_size(path: Path, report: SkipReport, what: str = "image") -> tuple[int, int] | None:
+def image_size(path: Path, report: SkipReport, what: str = "image", *, must_vary: bool = True) -> tuple[int, int] | None:
     """(height, width) of an image PIL can open and whose data checks out (PNG chunk checksums); None, reported
-    as an unreadable ``what`` with the reason, for anything else."""
+    as an unreadable ``what`` with the reason, for anything else. ``must_vary``: an image whose pixels all hold
+    one value (an all-black export) shows nothing and is reported too; a mask may be empty."""
     try:
         with Image.open(path) as image:
             image.verify()
         with Image.open(path) as image:
             width, height = image.size
+            extrema = image.getextrema() if must_vary else None
     except Exception as error:  # PIL raises many types for a broken file
         report.skip(path, f"unreadable {what}: {type(error).__name__}: {error}")
         return None
+    if extrema is not None and is_constant(extrema):
+        report.skip(path, f"constant {what}: every pixel is {_first(extrema):g}, there is nothing to read")
+        return None
     return height, width
+
+
+def is_constant(extrema) -> bool:
+    """Whether PIL's ``getextrema()`` (one (min, max) pair, or one per band) says every pixel is the same."""
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return len({value for band in bands for value in band}) == 1
+
+
+def _first(extrema) -> float:
+    return float(extrema[0][0] if isinstance(extrema[0], tuple) else extrema[0])
 
 
 def relative_id(path: Path, root: Path) -> str:
@@ -70,7 +85,7 @@ def usable_with_masks(image: Path, masks: list[Path], report: SkipReport) -> boo
     if size is None:
         return False
     for mask in masks:
-        mask_size = image_size(mask, report, what=f"mask ({image.name} left out)")
+        mask_size = image_size(mask, report, what=f"mask ({image.name} left out)", must_vary=False)
         if mask_size is None:
             return False
         if mask_size != size:

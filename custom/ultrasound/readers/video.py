@@ -54,13 +54,24 @@ def extract_frames(video: Path, relative: str, cache: Path, stride: int, report:
     try:
         frames = _write_frames(video, plugin, cache / relative, stride)
     except Exception as error:  # each decoder raises its own types for a broken video
-        report.skip(video, f"undecodable video: {type(error).__name__}: {error}")
+        report.skip(video, f"undecodable video{_truncated(video)}: {type(error).__name__}: {error}")
         return []
     if not frames:
         report.skip(video, "undecodable video: no frame in it")
         return []
     atomic_write_json(record, {**source, "frames": [[index, path.name] for index, path in frames]})
     return frames
+
+
+def _truncated(video: Path) -> str:
+    """`` (truncated: ...)`` for a GIF cut short (a complete one ends with its trailer byte, 0x3B), else ``""``:
+    the decoders only say that they cannot handle the file."""
+    if video.suffix.lower() != ".gif":
+        return ""
+    with open(video, "rb") as handle:
+        handle.seek(max(0, video.stat().st_size - 1))
+        last = handle.read(1)
+    return "" if last == b"\x3b" else " (truncated: the GIF ends before its trailer byte)"
 
 
 def _recorded(record: Path, source: dict) -> list[tuple[int, Path]] | None:
