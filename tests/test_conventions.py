@@ -92,12 +92,14 @@ def test_cbis_manifest_pairs_by_patient_not_by_study_uid(cbis, tmp_path, capsys)
     assert set(manifest["study_id"]) == {"P_00001"}
     exams = prepare_exams(manifest, tmp_path / "cache", spacing=0.5, downsample=2, report=report, progress=False)
     assert sorted(exam.view for exam in exams) == ["CC", "MLO"] and len(report) == 0
-    # the bundle's data source: CBIS files state no pixel spacing, the user says what to assume
-    unknown = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
-    assert unknown.exams == [] and "no pixel spacing" in unknown.report.summary()
-    assert "--assumed_pixel_spacing" in unknown.report.summary()
+    # the bundle's data source: CBIS files state no pixel spacing; read at the DDSM digitisers' unless the user
+    # says what to assume
+    default = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
+    assert sorted(exam.view for exam in default.exams) == ["CC", "MLO"] and len(default.report) == 0
+    assert {side["assumed_pixel_spacing"] for exam in default.exams for side in exam.geometry.values()} == {0.0435}
     assumed = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"), assumed_pixel_spacing=0.25)
     assert sorted(exam.view for exam in assumed.exams) == ["CC", "MLO"] and len(assumed.report) == 0
+    assert {side["scale"] for exam in assumed.exams for side in exam.geometry.values()} == {0.5}  # 0.25 mm to 0.5
     code, out, err = run_cli(capsys, "manifest", "--format", "cbis", "--root", str(root), "--out",
                              str(tmp_path / "m.csv"), "--check", "--workers", "2")
     assert code == 0, err

@@ -32,7 +32,7 @@ class MammoDataSource:
     With ``synthetic_studies > 0`` and no VinDr annotation file in ``dataset_dir``, a synthetic VinDr-layout
     data set is generated there first (the built-in demo data); a folder that already holds data is
     never written to. ``assumed_pixel_spacing`` (mm): the spacing of files that state none (CBIS-DDSM's film
-    scans, PNG); None skips such files, naming them.
+    scans, PNG); None reads them at their archive's (:mod:`custom.mammography.data.spacing`), with a warning.
     """
 
     def __init__(
@@ -93,8 +93,7 @@ class MammoDataSource:
         with idist.one_rank_first():  # rank 0 writes, the others wait, then read
             return prepare_exams(
                 manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
-                downsample=self.preset["spacing"] / self.assumed_pixel_spacing if self.assumed_pixel_spacing else None,
-                num_workers=self.num_workers, report=self.report,
+                assumed_spacing=self.assumed_pixel_spacing, num_workers=self.num_workers, report=self.report,
             )
 
     def exams_of(self, split: str) -> list[ExamRecord]:
