@@ -121,8 +121,9 @@ def heatmap(
     the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
     was trained with. ``assumed_pixel_spacing`` (mm): the spacing of files that state none (CBIS-DDSM, PNG);
     without it they are read at their archive's (CBIS-DDSM: the DDSM digitisers' 0.0435 mm) and a warning
-    names it. ``downsample``: instead, how many times to shrink such files. ``device``: default the first GPU if there is one, else the CPU. ``contralateral_in``: with
-    one image in ``--images``, the folder where the other breast of its view is found
+    names it. ``downsample``: instead, how many times to shrink such files. ``device``: default the first GPU if
+    there is one, else the CPU. ``contralateral_in``: with one image in ``--images``, the folder where the other
+    breast of its view is found
     (:mod:`custom.mammography.detection.contralateral`; how MONAI Label's app asks for one image of its datastore).
     """
     if (images is None) == (study is None):
