@@ -14,6 +14,8 @@ from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
 from custom.mammography.data.manifest import build_manifest
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
+from custom.mammography.data.synthetic import benchmark as benchmark_sets
+from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION, synthetic_version_of
 from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
@@ -112,9 +114,6 @@ class MammoDataSource:
         generator version is probed on the frozen benchmark's evaluation set (500 studies of patients never
         seen in pretraining, generated once per version; its skipped inputs join this source's report); any
         other data set on its own ``splits``."""
-        from custom.mammography.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
-        from custom.mammography.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
-
         with idist.one_rank_first():  # an empty folder gets its synthetic data before its version is read
             self._ensure_synthetic()
         version = synthetic_version_of(self.dataset_dir)
@@ -124,8 +123,8 @@ class MammoDataSource:
                                "splits; delete the folder to regenerate it", self.dataset_dir, version,
                                SYNTHETIC_VERSION)
             return [exam for exam in self.exams if exam.split in splits]
-        evaluation = benchmark_source(EVALUATION_SET, patch_preset=self.patch_preset_name, num_workers=self.num_workers,
-                                      seed=self.seed)
+        evaluation = benchmark_source(benchmark_sets.EVALUATION_SET, patch_preset=self.patch_preset_name,
+                                      num_workers=self.num_workers, seed=self.seed)
         self.report.extend(evaluation.report)
         return evaluation.exams_of("test")
 
@@ -136,3 +135,13 @@ class MammoDataSource:
         exams = [exam for exam in self.exams if exam.split in splits]
         return LabelledPatchDataset(exams, patch_size=self.patch_size, normal_per_exam=normal_per_exam, seed=self.seed,
                                     controls=controls)
+
+
+def benchmark_source(spec: benchmark_sets.SyntheticSet, root: str | Path | None = None, *, patch_preset: str = "96",
+                     num_workers: int = 0, seed: int = 0) -> MammoDataSource:
+    """A data set of the frozen benchmark (:mod:`custom.mammography.data.synthetic.benchmark`) as a
+    :class:`MammoDataSource`, generated first if needed, its aligned-exam cache kept beside it in the benchmark
+    folder so that every command reuses it."""
+    folder = benchmark_sets.ensure_synthetic_set(spec, root)
+    return MammoDataSource(str(folder), "vindr", cache_dir=str(folder.parent / "cache" / spec.name),
+                           patch_preset_name=patch_preset, seed=seed, num_workers=num_workers)
