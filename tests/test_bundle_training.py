@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from monai.bundle import ConfigWorkflow
+from monai.inferers import SimpleInferer
 from PIL import Image
 
 from custom.mammography.engines import CoTrainingIteration, SoftLabelBank
@@ -122,8 +123,11 @@ def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, s
     models = tmp_path / "models"
     encoder = SiameseEncoder()
     encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
-    for name in ("net_a.pt", "net_b.pt", "checkpoint.pt"):
+    for name in ("net_a.pt", "net_b.pt", "checkpoint_epoch=2.pt"):
         torch.load(models / name, weights_only=True)
+    # MONAI's CheckpointSaver keeps the last two epochs: one is intact whenever the other is being written
+    assert sorted(path.name for path in models.glob("checkpoint_*.pt")) == ["checkpoint_epoch=1.pt",
+                                                                           "checkpoint_epoch=2.pt"]
     assert not (models / "detector.json").exists()  # calibrate_detector false
     stats = json.loads((tmp_path / "logs" / "soft_label_stats.json").read_text())
     assert [record["epoch"] for record in stats] == [2, 2]  # refresh before epoch 2, and after training
@@ -141,9 +145,9 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, synthetic_vindr, pai
     _train(straight, synthetic_vindr, max_epochs=3, **settings)
     _train(interrupted, synthetic_vindr, max_epochs=2, **settings)
     _train(interrupted, synthetic_vindr, max_epochs=3, **settings)
-    expected = torch.load(straight / "models" / "checkpoint.pt", weights_only=True)
-    resumed = torch.load(interrupted / "models" / "checkpoint.pt", weights_only=True)
-    assert resumed["trainer"] == expected["trainer"]
+    expected = torch.load(straight / "models" / "checkpoint_epoch=3.pt", weights_only=True)
+    resumed = torch.load(interrupted / "models" / "checkpoint_epoch=3.pt", weights_only=True)
+    assert resumed["trainer"] == expected["trainer"] and expected["trainer"]["iteration"] > 0
     for key, value in expected["network"].items():
         torch.testing.assert_close(resumed["network"][key], value, msg=f"{key} differs after resume")
     torch.testing.assert_close(resumed["bank"]["from_a"], expected["bank"]["from_a"])
@@ -159,6 +163,7 @@ def test_non_finite_distance_stops_with_a_clear_message():
         epoch, iteration = 3, 17
 
     class Engine:
+        inferer = SimpleInferer()
         network = Diverged()
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         loss_function = None
