@@ -247,22 +247,33 @@ def prepare_exams(
     num_workers: int = 0,
     report: SkipReport | None = None,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[ExamRecord]:
     """Builds (or reuses) the aligned-exam cache for every study-view of the manifest.
 
     Unreadable images and single-breast studies are reported and skipped; nothing is fatal unless no
     exam at all can be built. Images that state no pixel spacing are read at ``assumed_spacing`` or their
     archive's (``read_mammogram``), and one warning names the spacing assumed and how to override it.
+
+    ``shard=(index, count)``: only the ``index``-th of ``count`` consecutive blocks of study-views is built or
+    reused, so that ``count`` processes (torchrun ranks) share the work on one cache folder; their records,
+    concatenated in shard order, are the records of one unsharded call, and the files the same, byte for byte
+    (:meth:`custom.mammography.data.source.MammoDataSource.exams` does this). Study-views without two breasts are
+    reported by shard 0 alone; the spacing warning is left to the caller, who sees every shard's records.
     """
     if registration not in REGISTRATION_MODES:
         raise ValueError(f"registration must be one of {REGISTRATION_MODES}, got {registration!r}")
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     report = report if report is not None else SkipReport()
     cache_dir = Path(cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     settings = {"spacing": spacing, "downsample": downsample, "registration": registration}
     if assumed_spacing is not None:  # only then: caches built before the option existed keep their keys
         settings["assumed_spacing"] = float(assumed_spacing)
-    groups = _study_views(manifest, report)
+    groups = _study_views(manifest, report if index == 0 else SkipReport())
+    groups = groups[len(groups) * index // count: len(groups) * (index + 1) // count]
 
     records: list[ExamRecord] = []
     for rows, outcome in tqdm(
@@ -276,7 +287,7 @@ def prepare_exams(
         else:
             records.append(_record_from_dict(outcome))
     warning = assumed_spacing_warning(spacing_assumptions([record.geometry for record in records]))
-    if warning:
+    if warning and count == 1:
         logger.warning("%s", warning)
     return records
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import ignite.distributed as idist
 import pandas as pd
 
-from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
+from custom.distributed import gather_to_all, is_main_process, rank_and_world_size
+from custom.mammography.data.exam_cache import ExamRecord, prepare_exams, spacing_assumptions
 from custom.mammography.data.manifest import build_manifest
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
+from custom.mammography.data.spacing import assumed_spacing_warning
 from custom.mammography.data.synthetic import benchmark as benchmark_sets
 from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION, synthetic_version_of
 from custom.skip_report import SkipReport
@@ -90,13 +92,30 @@ class MammoDataSource:
 
     @cached_property
     def exams(self) -> list[ExamRecord]:
+        """The aligned exams of every study-view, from the cache (built where missing or damaged).
+
+        Under torchrun each rank builds its share of the exams into the shared cache (``prepare_exams``'s
+        ``shard``), and the ranks exchange their records and skipped inputs, so that every rank holds all of them,
+        as one process would: the preparation of a large archive takes ``1 / world size`` of its time.
+        """
         exam_dir = self.cache_dir / f"exams_{self.patch_preset_name}_{self.registration}"
         manifest = self.manifest
-        with idist.one_rank_first():  # rank 0 writes, the others wait, then read
-            return prepare_exams(
-                manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
-                assumed_spacing=self.assumed_pixel_spacing, num_workers=self.num_workers, report=self.report,
-            )
+        rank, world_size = rank_and_world_size()
+        report = self.report if world_size == 1 else SkipReport()
+        share = prepare_exams(
+            manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
+            assumed_spacing=self.assumed_pixel_spacing, num_workers=self.num_workers, report=report,
+            progress=is_main_process(), shard=(rank, world_size),
+        )
+        if world_size == 1:
+            return share
+        shares = gather_to_all((share, report.items))
+        exams = [exam for records, _ in shares for exam in records]
+        self.report.items.extend(item for _, items in shares for item in items)
+        warning = assumed_spacing_warning(spacing_assumptions([exam.geometry for exam in exams]))
+        if warning and is_main_process():
+            logger.warning("%s", warning)
+        return exams
 
     def exams_of(self, split: str) -> list[ExamRecord]:
         if split not in SPLITS:
