@@ -13,9 +13,8 @@ import pytest
 from custom.mammography.data import (
     MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
 )
-from custom.mammography.data.readers.cbis import CSV_FILES
 from tests.archive_fixtures import (
-    cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
+    cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_archive, write_inbreast_image, write_vindr_image,
 )
 from tests.dicom_factory import write_mammogram_dicom
 from tests.layout_fixtures import tree_digest
@@ -35,21 +34,8 @@ def heatmap_views(out: Path) -> dict[str, dict]:
 def cbis(tmp_path_factory) -> tuple[Path, list[Path], Path]:
     """One CBIS-DDSM patient's four images as downloaded, its case CSVs, and a bundle calibrated on them."""
     root = tmp_path_factory.mktemp("cbis")
-    images = [write_cbis_image(root, "P_00001", side, view, seed=seed) for seed, (side, view) in enumerate(EXAM)]
-    rows = []
-    for number, (side, view) in enumerate(EXAM):
-        folder = cbis_patient_id("P_00001", side, view)
-        uid = f"1.3.6.1.4.1.9590.100.1.2.{number}"  # the CSVs name NBIA's "classic" folders, not the download's
-        rows.append({"patient_id": "P_00001", "breast_density": "2", "left or right breast": {"L": "LEFT", "R": "RIGHT"}[side],
-                     "image view": view, "abnormality id": "1", "abnormality type": "mass", "assessment": "4",
-                     "pathology": "MALIGNANT", "subtlety": "3", "image file path": f"{folder}/{uid}/{uid}.1/000000.dcm",
-                     "cropped image file path": f"{folder}_1/{uid}/{uid}.2/000000.dcm",
-                     "ROI mask file path": f"{folder}_1/{uid}/{uid}.2/000001.dcm"})
-    for name in CSV_FILES:
-        table = pd.DataFrame(rows if name == "mass_case_description_train_set.csv" else [], columns=list(rows[0]))
-        if name.startswith("calc"):
-            table = table.rename(columns={"breast_density": "breast density"})
-        table.to_csv(root / name, index=False)
+    written = write_cbis_archive(root, {"P_00001": EXAM})
+    images = [written["P_00001", side, view] for side, view in EXAM]
     bundle = tiny_bundle(tmp_path_factory.mktemp("bundle"), [images], downsample=2)
     return root, images, bundle
 
