@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from custom.mammography.bench.memory import own_peak_memory_mib
 from custom.mammography.data.presets import patch_preset
 
 
@@ -89,10 +90,10 @@ def _rank(rank: int, world_size: int, root: str, cache: str, patch: str, num_wor
         exams = source.exams
         dist.barrier()
         seconds = time.perf_counter() - start
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if num_workers:
-            peak_kib = max(peak_kib, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        outcome = {"images": 2 * len(exams), "seconds": seconds, "peak_mib": peak_kib / 1024}
+        peak_mib = own_peak_memory_mib()
+        if num_workers:  # a worker's peak (it is forked: ru_maxrss, which counts what it shares with the rank)
+            peak_mib = max(peak_mib, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        outcome = {"images": 2 * len(exams), "seconds": seconds, "peak_mib": peak_mib}
         (Path(cache) / f"rank_{rank}.json").write_text(json.dumps(outcome))
     finally:
         dist.destroy_process_group()
