@@ -2,8 +2,9 @@
 
 SimCLR, MoCo v2, BYOL, SimSiam and Barlow Twins, each an ``SSLMethod`` with ``forward(view_1, view_2) ->
 loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration for a MONAI
-``SupervisedTrainer`` (checkpoints: MONAI's ``CheckpointSaver`` and ``CheckpointLoader``). A pretraining run is the bundle's ``train_ssl.json`` with a
-``train_<method>.json`` overlay, under ``ConfigWorkflow`` (``python -m monai.bundle run`` or the comparison).
+``SupervisedTrainer`` (checkpoints: MONAI's ``CheckpointSaver`` and ``CheckpointLoader``). A pretraining run
+is the bundle's ``train_ssl.json`` with a ``train_<method>.json`` overlay, under ``ConfigWorkflow``
+(``python -m monai.bundle run`` or the comparison).
 """
 
 from custom.ssl.augment import TwoViewAugment

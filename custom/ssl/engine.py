@@ -15,8 +15,8 @@ class SSLIteration:
 
     One step: augment the batch's patches into two views, compute the method's loss under mixed precision (the
     network called through the trainer's ``inferer``), back-propagate, step the optimiser, then call the method's
-    ``step_end()`` (momentum update and MoCo's enqueue). The trainer's ``loss_function`` is not used: each method holds its own loss. A non-finite loss
-    stops the run with a message saying where and what to try.
+    ``step_end()`` (momentum update and MoCo's enqueue). The trainer's ``loss_function`` is not used: each
+    method holds its own loss. A non-finite loss stops the run with a message saying where and what to try.
     """
 
     def __init__(self, augment: TwoViewAugment, precision: MixedPrecision):

@@ -58,7 +58,7 @@ def checkpoint_to_resume(ckpt_dir: str | Path, resume: bool = True) -> str | Non
             for _, path in found:
                 path.unlink(missing_ok=True)
         return None
-    for epoch, path in found:
+    for _, path in found:
         if zipfile.is_zipfile(path):
             return str(path)
         logger.warning("%s: damaged checkpoint (interrupted while written?); trying the one before it", path)

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 from ignite.engine import Engine, Events
 
 from custom.mammography.data.pair_dataset import WEAK_NORMAL, ContralateralPairDataset
