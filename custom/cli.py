@@ -137,15 +137,18 @@ def calibrate(data: str | None = None, out: str = "calibration", patch_preset: s
 
 def heatmap(bundle: str, images: str | None = None, study: str | None = None, out: str = "heatmaps",
             patch: str = "96", downsample: float | None = None, registration: str = "mask",
-            device: str | None = None, amp: bool = True, contralateral_in: str | None = None) -> None:
+            device: str | None = None, amp: bool = True, contralateral_in: str | None = None,
+            assumed_pixel_spacing: float | None = None) -> None:
     """Per image of one exam: the lesion heatmap as NIfTI and as a PNG overlay, and a JSON with ranked
     candidates and the exam score. ``--images F1 F2 ...`` (or ``--study FOLDER``; or one image and
     ``--contralateral_in FOLDER`` holding the other breast of its view); the bundle needs ``models/model.pt``
-    and the detector calibration written by its inference config."""
+    and the detector calibration written by its inference config. Files without a pixel spacing are read at
+    ``--assumed_pixel_spacing`` mm, else at their archive's (CBIS-DDSM: 0.0435), with a warning."""
     from custom.mammography.detection.cli import heatmap as run_heatmap
 
     run_heatmap(bundle, images=images, study=study, out=out, patch=patch, downsample=downsample,
-                registration=registration, device=device, amp=amp, contralateral_in=contralateral_in)
+                registration=registration, device=device, amp=amp, contralateral_in=contralateral_in,
+                assumed_pixel_spacing=assumed_pixel_spacing)
 
 
 def pacs_detect(dicomweb: str, study: str | None = None, bundle: str = DEFAULT_BUNDLE, watch: bool = False,

@@ -40,6 +40,30 @@ class FolderInUse(ClearError, RuntimeError):
 
 
 def claim_run_folder(folder: str | Path, data: DataSetIdentity) -> Path | None:
+    """Claims ``folder`` for this run (:func:`_claim`): the lock, a fresh start on another data set, the record.
+
+    Under torchrun every rank calls it: the main process claims, and the others wait for it (a collective), so
+    that no rank looks for a checkpoint to resume while the files of an earlier run are being moved; an error of
+    the main process (another run holds the folder) stops every rank with the same message.
+
+    Raises:
+        FolderInUse: another process is training into ``folder``.
+    """
+    from custom.distributed import broadcast_from_main, is_main_process
+
+    outcome: dict = {}
+    if is_main_process():
+        try:
+            outcome["moved"] = _claim(folder, data)
+        except FolderInUse as error:
+            outcome["in_use"] = str(error)
+    outcome = broadcast_from_main(outcome)
+    if "in_use" in outcome:
+        raise FolderInUse(outcome["in_use"])
+    return outcome["moved"]
+
+
+def _claim(folder: str | Path, data: DataSetIdentity) -> Path | None:
     """Locks ``folder`` for this process, and moves the files of a run on another data set out of the way
     (returns where they went; None when nothing moved); records ``data`` as the folder's data set.
 

@@ -17,10 +17,12 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pydicom
 import torch
 from pydicom.uid import RLELossless, SecondaryCaptureImageStorage, generate_uid
 
+from custom.mammography.data.readers.cbis import CSV_FILES
 from custom.mammography.detection import AsymmetryDetector, EncoderDenseEmbedder, exams_from_images
 from custom.training.precision import MixedPrecision
 from custom.networks import seeded_encoder
@@ -59,28 +61,56 @@ def cbis_patient_id(patient: str, side: str, view: str, kind: str = "Mass", phas
 
 
 def write_cbis_image(root: Path, patient: str, side: str, view: str, *, kind: str = "Mass", phase: str = "Training",
-                     seed: int = 0, with_roi: bool = True) -> Path:
-    """One CBIS-DDSM full mammogram (and its ROI mask and crop in ``<PatientID>_1``); returns the image path."""
+                     seed: int = 0, with_roi: bool = True, shape: tuple[int, int] = SHAPE) -> Path:
+    """One CBIS-DDSM full mammogram (and its ROI mask and crop in ``<PatientID>_1``); returns the image path.
+    ``shape``: real CBIS-DDSM scans are about 3000 x 5000 pixels of 42-50 µm; the default is a thumbnail."""
     patient_id = cbis_patient_id(patient, side, view, kind, phase)
     n = _number(patient_id)
     series = root / "CBIS-DDSM" / patient_id / f"07-20-2016-DDSM-{n:05d}" / f"1.000000-full mammogram images-{n:05d}"
     series.mkdir(parents=True)
-    image = breast_image(side, seed)
+    image = breast_image(side, seed, shape)
     path = write_mammogram_dicom(series / "1-1.dcm", image, laterality_in=None, view_in=None, bits_stored=16,
                                  transfer_syntax=RLELossless, pixel_spacing=None)
     _cbis_tags(path, patient_id, side, view, "full mammogram images")
     if with_roi:
         rois = root / "CBIS-DDSM" / f"{patient_id}_1" / f"07-21-2016-DDSM-{n:05d}"
-        mask = np.zeros(SHAPE)
-        mask[100:140, 60:100] = 1.0
+        lesion = (slice(round(shape[0] * 100 / 256), round(shape[0] * 140 / 256)),
+                  slice(round(shape[1] * 60 / 200), round(shape[1] * 100 / 200)))  # [100:140, 60:100] on SHAPE
+        mask = np.zeros(shape)
+        mask[lesion] = 1.0
         for number, (description, pixels) in enumerate(
-                (("ROI mask images", mask), ("cropped images", image[100:140, 60:100])), start=1):
+                (("ROI mask images", mask), ("cropped images", image[lesion])), start=1):
             folder = rois / f"1.00000{number}-{description}-{n + number:05d}"
             folder.mkdir(parents=True)
             written = write_mammogram_dicom(folder / "1-1.dcm", pixels, laterality_in=None, view_in=None,
                                             bits_stored=8 if number == 1 else 16, pixel_spacing=None)
             _cbis_tags(written, f"{patient_id}_1", side, view, description)
     return path
+
+
+def write_cbis_archive(root: Path, breasts: dict[str, list[tuple[str, str]]], *, shape: tuple[int, int] = SHAPE
+                       ) -> dict[tuple[str, str, str], Path]:
+    """A CBIS-DDSM download in TCIA's layout with its four case-description CSVs: per patient (``"P_00001"``), the
+    (side, view) images listed, each with one mass, as CBIS-DDSM lists only breasts holding an abnormality.
+    The CSVs name NBIA's "classic" UID folders, not the download's. Returns the image paths by (patient, side,
+    view)."""
+    images, rows = {}, []
+    for number, (patient, views) in enumerate(sorted(breasts.items())):
+        for side, view in views:
+            images[patient, side, view] = write_cbis_image(root, patient, side, view, seed=len(images), shape=shape)
+            folder = cbis_patient_id(patient, side, view)
+            uid = f"1.3.6.1.4.1.9590.100.1.2.{number}{len(images)}"
+            rows.append({"patient_id": patient, "breast_density": "2", "left or right breast": SIDE_WORDS[side],
+                         "image view": view, "abnormality id": "1", "abnormality type": "mass", "assessment": "4",
+                         "pathology": "MALIGNANT", "subtlety": "3", "image file path": f"{folder}/{uid}/{uid}.1/000000.dcm",
+                         "cropped image file path": f"{folder}_1/{uid}/{uid}.2/000000.dcm",
+                         "ROI mask file path": f"{folder}_1/{uid}/{uid}.2/000001.dcm"})
+    for name in CSV_FILES:
+        table = pd.DataFrame(rows if name == "mass_case_description_train_set.csv" else [], columns=list(rows[0]))
+        if name.startswith("calc"):
+            table = table.rename(columns={"breast_density": "breast density"})
+        table.to_csv(root / name, index=False)
+    return images
 
 
 def _cbis_tags(path: Path, patient_id: str, side: str, view: str, description: str) -> None:

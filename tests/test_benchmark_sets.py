@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from custom.mammography.data.source import MammoDataSource
+from custom.mammography.data.source import MammoDataSource, benchmark_source
 from custom.mammography.data.synthetic import SYNTHETIC_VERSION, benchmark
-from custom.mammography.data.synthetic.benchmark import SyntheticSet, benchmark_source, ensure_synthetic_set
+from custom.mammography.data.synthetic.benchmark import SyntheticSet, ensure_synthetic_set
 
 
 def test_a_set_is_generated_once_and_a_folder_made_for_other_fields_is_refused(tmp_path):

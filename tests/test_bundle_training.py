@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from monai.bundle import ConfigWorkflow
+from monai.inferers import SimpleInferer
 from PIL import Image
 
 from custom.mammography.engines import CoTrainingIteration, SoftLabelBank
@@ -122,8 +123,11 @@ def test_training_writes_plain_state_dicts_and_soft_label_statistics(tmp_path, s
     models = tmp_path / "models"
     encoder = SiameseEncoder()
     encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
-    for name in ("net_a.pt", "net_b.pt", "checkpoint.pt"):
+    for name in ("net_a.pt", "net_b.pt", "checkpoint_epoch=2.pt"):
         torch.load(models / name, weights_only=True)
+    # MONAI's CheckpointSaver keeps the last two epochs: one is intact whenever the other is being written
+    assert sorted(path.name for path in models.glob("checkpoint_*.pt")) == ["checkpoint_epoch=1.pt",
+                                                                           "checkpoint_epoch=2.pt"]
     assert not (models / "detector.json").exists()  # calibrate_detector false
     stats = json.loads((tmp_path / "logs" / "soft_label_stats.json").read_text())
     assert [record["epoch"] for record in stats] == [2, 2]  # refresh before epoch 2, and after training
@@ -141,9 +145,9 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path, synthetic_vindr, pai
     _train(straight, synthetic_vindr, max_epochs=3, **settings)
     _train(interrupted, synthetic_vindr, max_epochs=2, **settings)
     _train(interrupted, synthetic_vindr, max_epochs=3, **settings)
-    expected = torch.load(straight / "models" / "checkpoint.pt", weights_only=True)
-    resumed = torch.load(interrupted / "models" / "checkpoint.pt", weights_only=True)
-    assert resumed["trainer"] == expected["trainer"]
+    expected = torch.load(straight / "models" / "checkpoint_epoch=3.pt", weights_only=True)
+    resumed = torch.load(interrupted / "models" / "checkpoint_epoch=3.pt", weights_only=True)
+    assert resumed["trainer"] == expected["trainer"] and expected["trainer"]["iteration"] > 0
     for key, value in expected["network"].items():
         torch.testing.assert_close(resumed["network"][key], value, msg=f"{key} differs after resume")
     torch.testing.assert_close(resumed["bank"]["from_a"], expected["bank"]["from_a"])
@@ -159,6 +163,7 @@ def test_non_finite_distance_stops_with_a_clear_message():
         epoch, iteration = 3, 17
 
     class Engine:
+        inferer = SimpleInferer()
         network = Diverged()
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         loss_function = None
@@ -170,21 +175,52 @@ def test_non_finite_distance_stops_with_a_clear_message():
         step(Engine(), batch)
 
 
-def test_torchrun_two_processes_on_cpu(tmp_path, synthetic_vindr):
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-        "-m", "monai.bundle", "run", "training",
-        "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
-        "--bundle_root", str(tmp_path), "--dataset_dir", str(synthetic_vindr),
-        "--max_epochs", "2", "--pairs_per_exam", "4", "--batch_size", "8",
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=BUNDLE)
+def _torchrun(config_files: list[str], *args: str) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node 2 -m monai.bundle run training`` on CPU (gloo), on a free port (``--standalone``),
+    from the bundle folder, as the README runs it."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    configs = "[" + ",".join(f"'{CONFIGS / name}'" for name in config_files) + "]"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "monai.bundle", "run", "training", "--config_file", configs, *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, cwd=BUNDLE)
+
+
+def test_torchrun_two_processes_train_calibrate_and_write_once(tmp_path, synthetic_vindr):
+    result = _torchrun(["train.json", "multi_gpu_train.json"], "--bundle_root", str(tmp_path),
+                       "--dataset_dir", str(synthetic_vindr), "--max_epochs", "2", "--pairs_per_exam", "4",
+                       "--batch_size", "8", "--calibration_exams", "8")
     assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = torch.load(tmp_path / "models" / "checkpoint.pt", weights_only=True)
-    assert checkpoint["trainer"]["epoch"] == 2
+    models = tmp_path / "models"
+    checkpoint = torch.load(models / "checkpoint_epoch=2.pt", weights_only=True)
+    assert checkpoint["trainer"]["iteration"] == 2 * checkpoint["trainer"]["epoch_length"]
+    SiameseEncoder().load_state_dict(torch.load(models / "model.pt", weights_only=True))
+    detector = json.loads((models / "detector.json").read_text())  # calibrated at the end, by rank 0
+    assert detector["format"] == "mammo-asymmetry-detector" and detector["n_exams_fit"] == 8
     assert (tmp_path / "logs" / "soft_label_stats.json").exists()
+    assert (result.stdout + result.stderr).count("detector calibration fitted on 8 exams") == 1  # rank 0 alone
+    assert len(list((tmp_path / "logs").glob("events.out.tfevents.*"))) == 1  # and writes TensorBoard events
     assert not (BUNDLE / "runs").exists()  # no rank writes TensorBoard events beside the configs
+
+
+def test_torchrun_two_processes_with_a_self_supervised_overlay(tmp_path, synthetic_vindr):
+    result = _torchrun(["train.json", "train_ssl.json", "train_simclr.json", "multi_gpu_train.json"],
+                       "--bundle_root", str(tmp_path), "--dataset_dir", str(synthetic_vindr), "--max_epochs", "1",
+                       "--pairs_per_exam", "2", "--batch_size", "8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = tmp_path / "models" / "simclr"
+    SiameseEncoder().load_state_dict(torch.load(models / "model.pt", weights_only=True))
+    assert [path.name for path in models.glob("checkpoint_*.pt")] == ["checkpoint_epoch=1.pt"]
+    assert not (tmp_path / "models" / "model.pt").exists()  # the Siamese export is left alone
+
+
+def test_torchrun_two_processes_with_the_science_preset(tmp_path, synthetic_vindr):
+    result = _torchrun(["train.json", "preset_science.json", "multi_gpu_train.json"], "--bundle_root", str(tmp_path),
+                       "--dataset_dir", str(synthetic_vindr), "--max_epochs", "1", "--pairs_per_exam", "2",
+                       "--batch_size", "8", "--calibrate_detector", "False")
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = tmp_path / "models" / "science"  # the preset's own folders
+    SiameseEncoder().load_state_dict(torch.load(models / "model.pt", weights_only=True))
+    assert (tmp_path / "cache" / "science").is_dir() and (tmp_path / "logs" / "science").is_dir()
 
 
 def test_evaluation_of_synthetic_data_probes_the_benchmark_evaluation_set(tmp_path, synthetic_vindr):

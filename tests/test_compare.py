@@ -161,8 +161,8 @@ def test_a_baseline_trains_through_its_bundle_configs_as_a_direct_run_does(tmp_p
     trained = run()
     # where train_ssl.json writes: the run's folder is the bundle root
     models = out / "models" / "moco"
-    checkpoint = torch.load(models / "checkpoint.pt", weights_only=True)
-    assert checkpoint["trainer"]["epoch"] == 1
+    checkpoint = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)
+    assert checkpoint["trainer"]["iteration"] == checkpoint["trainer"]["epoch_length"]  # one epoch
     assert checkpoint["network"]["queue"].shape == (24, 128)  # the budget's queue, not the overlay's 4096
     assert any((out / "logs" / "moco").iterdir()) and trained.pretrain_seconds > 0
     assert not (out / "models" / "model.pt").exists()
@@ -193,8 +193,10 @@ def test_a_baseline_trains_through_its_bundle_configs_as_a_direct_run_does(tmp_p
 
     # interrupted after its last checkpoint: the same settings resume from it (nothing left to train) ...
     (out / "done.json").unlink()
-    run()
-    assert (models / "model.pt").stat().st_mtime_ns == written
+    checkpointed = (models / "checkpoint_epoch=1.pt").stat().st_mtime_ns
+    resumed = run()
+    assert (models / "checkpoint_epoch=1.pt").stat().st_mtime_ns == checkpointed  # no epoch ran again
+    torch.testing.assert_close(resumed.features.encoder.state_dict(), compared, rtol=0, atol=0)
     # ... other settings start afresh instead of resuming a checkpoint of the old ones
     (out / "done.json").unlink()
     changed = run(learning_rate=1e-2)

@@ -10,13 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from custom.clear_errors import DataSetError
 from custom.mammography.data import (
     MammoDataSource, MammogramReadError, SkipReport, build_manifest, prepare_exams, read_mammogram,
 )
-from custom.mammography.data.readers.cbis import CSV_FILES
 from tests.archive_fixtures import (
-    cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_image, write_inbreast_image, write_vindr_image,
+    cbis_patient_id, retag, run_cli, tiny_bundle, write_cbis_archive, write_inbreast_image, write_vindr_image,
 )
 from tests.dicom_factory import write_mammogram_dicom
 from tests.layout_fixtures import tree_digest
@@ -36,21 +34,8 @@ def heatmap_views(out: Path) -> dict[str, dict]:
 def cbis(tmp_path_factory) -> tuple[Path, list[Path], Path]:
     """One CBIS-DDSM patient's four images as downloaded, its case CSVs, and a bundle calibrated on them."""
     root = tmp_path_factory.mktemp("cbis")
-    images = [write_cbis_image(root, "P_00001", side, view, seed=seed) for seed, (side, view) in enumerate(EXAM)]
-    rows = []
-    for number, (side, view) in enumerate(EXAM):
-        folder = cbis_patient_id("P_00001", side, view)
-        uid = f"1.3.6.1.4.1.9590.100.1.2.{number}"  # the CSVs name NBIA's "classic" folders, not the download's
-        rows.append({"patient_id": "P_00001", "breast_density": "2", "left or right breast": {"L": "LEFT", "R": "RIGHT"}[side],
-                     "image view": view, "abnormality id": "1", "abnormality type": "mass", "assessment": "4",
-                     "pathology": "MALIGNANT", "subtlety": "3", "image file path": f"{folder}/{uid}/{uid}.1/000000.dcm",
-                     "cropped image file path": f"{folder}_1/{uid}/{uid}.2/000000.dcm",
-                     "ROI mask file path": f"{folder}_1/{uid}/{uid}.2/000001.dcm"})
-    for name in CSV_FILES:
-        table = pd.DataFrame(rows if name == "mass_case_description_train_set.csv" else [], columns=list(rows[0]))
-        if name.startswith("calc"):
-            table = table.rename(columns={"breast_density": "breast density"})
-        table.to_csv(root / name, index=False)
+    written = write_cbis_archive(root, {"P_00001": EXAM})
+    images = [written["P_00001", side, view] for side, view in EXAM]
     bundle = tiny_bundle(tmp_path_factory.mktemp("bundle"), [images], downsample=2)
     return root, images, bundle
 
@@ -93,13 +78,14 @@ def test_cbis_manifest_pairs_by_patient_not_by_study_uid(cbis, tmp_path, capsys)
     assert set(manifest["study_id"]) == {"P_00001"}
     exams = prepare_exams(manifest, tmp_path / "cache", spacing=0.5, downsample=2, report=report, progress=False)
     assert sorted(exam.view for exam in exams) == ["CC", "MLO"] and len(report) == 0
-    # the bundle's data source: CBIS files state no pixel spacing, the user says what to assume
-    unknown = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
-    with pytest.raises(DataSetError, match="no usable exam after skipping bad input") as nothing:
-        unknown.exams  # noqa: B018 - the property prepares the exams
-    assert "no pixel spacing" in str(nothing.value) and "--assumed_pixel_spacing" in str(nothing.value)
+    # the bundle's data source: CBIS files state no pixel spacing; read at the DDSM digitisers' unless the user
+    # says what to assume
+    default = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"))
+    assert sorted(exam.view for exam in default.exams) == ["CC", "MLO"] and len(default.report) == 0
+    assert {side["assumed_pixel_spacing"] for exam in default.exams for side in exam.geometry.values()} == {0.0435}
     assumed = MammoDataSource(str(root), "cbis", cache_dir=str(tmp_path / "bundle_cache"), assumed_pixel_spacing=0.25)
     assert sorted(exam.view for exam in assumed.exams) == ["CC", "MLO"] and len(assumed.report) == 0
+    assert {side["scale"] for exam in assumed.exams for side in exam.geometry.values()} == {0.5}  # 0.25 mm to 0.5
     code, out, err = run_cli(capsys, "manifest", "--format", "cbis", "--root", str(root), "--out",
                              str(tmp_path / "m.csv"), "--check", "--workers", "2")
     assert code == 0, err

@@ -237,8 +237,20 @@ def test_detector_explains_missing_calibration(tmp_path):
         detector.predict_exam(FakeExam("x"))
     with pytest.raises(FileNotFoundError, match="no detector calibration"):
         AsymmetryDetector.load(tmp_path / "missing.json", RawPixelDenseEmbedder())
-    with pytest.raises(ValueError, match="two normal breasts"):
-        detector.fit([FakeExam("a", lesion_side=0)])
+
+
+def test_without_normal_exams_the_reference_comes_from_every_exam_with_a_warning(caplog):
+    """CBIS-DDSM lists only breasts holding a lesion, so none of its exams has two normal breasts."""
+    lesions = [FakeExam("a", lesion_side=0), FakeExam("b", lesion_side=1)]
+    detector = AsymmetryDetector(RawPixelDenseEmbedder(patch_size=32, stride=8, grid=4)).fit(lesions)
+    assert "none of the 2 fit exams has two normal breasts" in caplog.text
+    assert detector.n_exams_fit_ == 2 and detector.normal_reference_ is not None
+    # with a normal exam among them, the reference is fitted on it alone, as before
+    caplog.clear()
+    mixed = AsymmetryDetector(RawPixelDenseEmbedder(patch_size=32, stride=8, grid=4)).fit([*lesions, FakeExam("n")])
+    normal_only = AsymmetryDetector(RawPixelDenseEmbedder(patch_size=32, stride=8, grid=4)).fit([FakeExam("n")])
+    assert "two normal breasts" not in caplog.text
+    np.testing.assert_allclose(mixed.normal_reference_.mean, normal_only.normal_reference_.mean)
 
 
 def test_single_breast_view_is_reported_and_the_other_view_processed(tmp_path):

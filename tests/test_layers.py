@@ -1,9 +1,11 @@
 """The modality-free core imports nothing of the mammography packages, so that a second bundle (ultrasound) can
 build on it: every module of the core is imported in a fresh interpreter in which the mammography packages
-and the medical-image readers cannot be imported."""
+and the medical-image readers cannot be imported. And no module of the package imports itself through others
+(an import circle), within a layer or across layers."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
@@ -86,3 +88,72 @@ def test_data_preparation_imports_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[]"
+
+
+def import_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, read from the source of every module under ``root`` (the
+    folder of ``package``): ``import a.b``, ``from a import b`` (the module ``a.b`` if there is one, else ``a``)
+    and relative imports, at module level or inside functions alike (a deferred import closes a circle too)."""
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = [package, *path.relative_to(root).with_suffix("").parts]
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {module: set() for module in modules}
+    for module, path in modules.items():
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                graph[module] |= {alias.name for alias in node.names if alias.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    if target in modules:
+                        graph[module].add(target)
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One circle per group of modules that import each other (directly or through others), as the path
+    ``[a, b, ..., a]``; none when the graph has no cycle."""
+    circles, done = [], set()
+    for start in sorted(graph):
+        if start in done:
+            continue
+        # the modules reachable from start that reach start again form its circle group
+        paths, queue = {start: [start]}, [start]
+        while queue:
+            module = queue.pop(0)
+            for target in sorted(graph[module]):
+                if target == start:
+                    circle = paths[module] + [start]
+                    circles.append(circle)
+                    done.update(circle)
+                    queue = []
+                    break
+                if target not in paths:
+                    paths[target] = paths[module] + [target]
+                    queue.append(target)
+        done.add(start)
+    return circles
+
+
+def test_no_module_of_the_package_imports_itself_through_others():
+    circles = import_circles(import_graph(REPO / "custom", "custom"))
+    assert not circles, "import circles: " + "; ".join(" -> ".join(circle) for circle in circles)
+
+
+def test_the_circle_check_finds_a_circle_inside_a_layer_and_through_a_deferred_import(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "data").mkdir(parents=True)
+    for path, code in {"__init__.py": "", "data/__init__.py": "",
+                       "data/source.py": "from pkg.data.benchmark import SETS\n",
+                       "data/benchmark.py": "def source():\n    from .source import Source\n",
+                       "data/alone.py": "import pkg.data.source\n"}.items():
+        (package / path).write_text(code)
+    graph = import_graph(package, "pkg")
+    assert graph["pkg.data.alone"] == {"pkg.data.source"}
+    assert import_circles(graph) == [["pkg.data.benchmark", "pkg.data.source", "pkg.data.benchmark"]]

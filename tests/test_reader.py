@@ -19,7 +19,9 @@ from custom.mammography.data.dicom import read_dicom
 from custom.mammography.data.identity import Hint, dicom_hints, parse_name
 from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.reader import read_mammogram
+from custom.mammography.data.spacing import DDSM_DIGITISER_SPACING_MM, assumed_spacing_warning
 from custom.mammography.data.transforms import LoadMammogram, LoadMammogramd
+from tests.archive_fixtures import retag
 from tests.dicom_factory import (
     add_border,
     add_film_label,
@@ -309,13 +311,39 @@ def test_spacing_downsample_and_their_priority(tmp_path: Path, breast) -> None:
     assert image.shape == (-(-(y1 - y0) // 4), -(-(x1 - x0) // 4))
 
 
-def test_spacing_without_file_spacing_needs_downsample(tmp_path: Path, breast) -> None:
+def test_a_file_without_spacing_is_read_at_an_assumed_one_that_the_meta_names(tmp_path: Path, breast) -> None:
     path = write_mammogram_dicom(tmp_path / "nospacing.dcm", breast[0], pixel_spacing=None)
-    with pytest.raises(MammogramReadError, match="no pixel spacing") as error:
-        read_mammogram(path, spacing=0.2)
-    assert "nospacing.dcm" in str(error.value)
+    # no archive recognised: the common 0.07 mm detector pitch, so 0.2 mm asked is a scale of 0.07 / 0.2
+    image, meta = read_mammogram(path, spacing=0.2)
+    assert meta["pixel_spacing"] is None and meta["scale"] == pytest.approx(0.35)
+    assert meta["assumed_pixel_spacing"] == 0.07 and "70 µm" in meta["spacing_source"]
+    # the user's spacing replaces the assumption; an explicit downsample factor replaces both
+    meta = read_mammogram(path, spacing=0.2, assumed_spacing=0.05)[1]
+    assert (meta["scale"], meta["assumed_pixel_spacing"], meta["spacing_source"]) == (pytest.approx(0.25), 0.05, "given")
     image, meta = read_mammogram(path, spacing=0.2, downsample=2)
-    assert meta["pixel_spacing"] is None and meta["scale"] == pytest.approx(0.5)
+    assert meta["scale"] == pytest.approx(0.5) and meta["assumed_pixel_spacing"] is None
+    # a file that states its spacing is read at it, whatever is assumed for others
+    stated = write_mammogram_dicom(tmp_path / "stated.dcm", breast[0], pixel_spacing=0.1)
+    meta = read_mammogram(stated, spacing=0.2, assumed_spacing=0.05)[1]
+    assert meta["scale"] == pytest.approx(0.5) and meta["assumed_pixel_spacing"] is None
+    with pytest.raises(ValueError, match="assumed_pixel_spacing must be a positive"):
+        read_mammogram(path, spacing=0.2, assumed_spacing=0)
+
+
+def test_cbis_ddsm_files_assume_the_ddsm_digitisers_spacing_and_the_warning_names_it(tmp_path: Path, breast) -> None:
+    folder = tmp_path / "Calc-Test_P_00038_LEFT_CC" / "08-29-2017-DDSM-96628" / "1.000000-full mammogram images-1"
+    folder.mkdir(parents=True)
+    by_folder = write_mammogram_dicom(folder / "1-1.dcm", breast[0], pixel_spacing=None)
+    by_tag = retag(write_mammogram_dicom(tmp_path / "1-1.dcm", breast[0], pixel_spacing=None),
+                   PatientID="Calc-Test_P_00038_LEFT_CC")
+    for path in (by_folder, by_tag):
+        meta = read_mammogram(path, spacing=0.5)[1]
+        assert meta["assumed_pixel_spacing"] == DDSM_DIGITISER_SPACING_MM == 0.0435
+        assert meta["scale"] == pytest.approx(0.0435 / 0.5) and "DDSM digitisers" in meta["spacing_source"]
+    warning = assumed_spacing_warning([(0.0435, meta["spacing_source"])] * 3 + [(0.05, "given")])
+    assert warning.startswith("3 image(s) state no pixel spacing: read at an assumed 0.0435 mm (CBIS-DDSM")
+    assert warning.endswith("give the right one with --assumed_pixel_spacing MM")
+    assert assumed_spacing_warning([(0.05, "given")]) is None
 
 
 def test_segment_and_crop_switches(tmp_path: Path, breast) -> None:
@@ -336,8 +364,7 @@ def test_png_input(tmp_path: Path, breast, reference, bits: int) -> None:
     assert (meta["laterality"], meta["view"], meta["pixel_spacing"]) == ("L", "CC", None)
     assert image.shape == reference[0].shape
     assert np.abs(image - reference[0]).mean() < 0.01
-    with pytest.raises(MammogramReadError, match="no pixel spacing"):
-        read_mammogram(path, spacing=0.2)
+    assert read_mammogram(path, spacing=0.2)[1]["assumed_pixel_spacing"] == 0.07  # PNG states no spacing
 
 
 def test_png_without_name_needs_arguments(tmp_path: Path, breast) -> None:

@@ -13,10 +13,13 @@ import pytest
 import torch
 from monai.bundle import ConfigWorkflow
 from monai.engines import SupervisedTrainer
+from monai.handlers import CheckpointLoader, CheckpointSaver
+from monai.inferers import SimpleInferer
+from monai.losses import ContrastiveLoss
 from scipy.linalg import hadamard
 from torch.utils.data import DataLoader, Dataset
 
-from custom.training import MixedPrecision
+from custom.training import MixedPrecision, TrainerProgress, checkpoint_to_resume
 from custom.networks import SiameseEncoder, seeded_encoder
 from custom.ssl import (
     BYOL,
@@ -24,9 +27,9 @@ from custom.ssl import (
     BarlowTwins,
     MoCo,
     SimCLR,
+    nt_xent_loss,
     SimSiam,
     SinglePatchDataset,
-    SSLCheckpoint,
     SSLIteration,
     TwoViewAugment,
     build_ssl_method,
@@ -114,7 +117,7 @@ def _unit(degrees: float) -> list[float]:
     return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees))]
 
 
-def test_simclr_loss_equals_the_hand_computed_cross_entropy(encoder):
+def test_simclr_loss_equals_the_hand_computed_cross_entropy():
     # view 1 of samples 1, 2 at 0 and 120 degrees, view 2 at 60 and 180 degrees: similarities are cosines
     z_1 = torch.tensor([_unit(0), _unit(120)])
     z_2 = torch.tensor([_unit(60), _unit(180)])
@@ -127,8 +130,12 @@ def test_simclr_loss_equals_the_hand_computed_cross_entropy(encoder):
         (e(0.5), e(-1.0) + e(-0.5)),  # 180 deg: positive 120; negatives 0, 60
     ]
     expected = sum(-math.log(pos / (pos + neg)) for pos, neg in rows) / 4
-    loss = SimCLR(encoder, temperature=t).loss_function
-    assert loss(z_1, z_2).item() == pytest.approx(expected, rel=1e-5)
+    assert nt_xent_loss(z_1, z_2, t).item() == pytest.approx(expected, rel=1e-5)
+    # and MONAI's single-process ContrastiveLoss agrees, on random projections too
+    assert ContrastiveLoss(temperature=t)(z_1, z_2).item() == pytest.approx(expected, rel=1e-5)
+    z_1, z_2 = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(0))
+    assert nt_xent_loss(z_1, z_2, 0.2).item() == pytest.approx(ContrastiveLoss(temperature=0.2)(z_1, z_2).item(),
+                                                               rel=1e-5)
 
 
 def test_info_nce_equals_the_hand_computed_cross_entropy():
@@ -208,10 +215,10 @@ class _State:
 
 
 class _Engine:
-    """The three attributes ``SSLIteration`` reads from a MONAI trainer."""
+    """The four attributes ``SSLIteration`` reads from a MONAI trainer."""
 
     def __init__(self, network, optimizer):
-        self.network, self.optimizer, self.state = network, optimizer, _State()
+        self.network, self.optimizer, self.state, self.inferer = network, optimizer, _State(), SimpleInferer()
 
 
 @pytest.mark.parametrize("name", sorted(SSL_METHODS))
@@ -335,10 +342,17 @@ def _moco_run(ckpt_dir: Path, epochs: int) -> dict:
     optimizer = torch.optim.AdamW(method.parameters(), lr=1e-3, weight_decay=1e-4)
     augment = TwoViewAugment(seed=0)
     loader = DataLoader(SinglePatchDataset(TinyPairs(n=2)), batch_size=4, shuffle=False)  # one step an epoch
+    progress = TrainerProgress()
+    state = {"network": method, "optimizer": optimizer, "augment": augment, "trainer": progress}
+    resume_from = checkpoint_to_resume(ckpt_dir)
+    handlers = [progress, CheckpointSaver(str(ckpt_dir), state, save_interval=1, n_saved=2),
+                CheckpointSaver(str(ckpt_dir), {"model": method.encoder}, save_final=True, final_filename="model.pt")]
+    if resume_from is not None:
+        handlers.append(CheckpointLoader(resume_from, state, map_location="cpu"))
     trainer = SupervisedTrainer(
         device="cpu", max_epochs=epochs, train_data_loader=loader, network=method, optimizer=optimizer,
         loss_function=None, iteration_update=SSLIteration(augment, MixedPrecision("cpu", enabled=False)),
-        train_handlers=[SSLCheckpoint(str(ckpt_dir), optimizer, augment)],
+        train_handlers=handlers,
     )
     trainer.run()
     return method.state_dict()
@@ -398,7 +412,10 @@ def test_every_method_overlay_builds_its_method_on_train_and_train_ssl(
     assert type(workflow.parser.get_parsed_content("training_def")) is SSL_METHODS[name]
     assert built == [(name, overlay["ssl_options"])]  # the overlay's options, in one dict, to the factory
     assert isinstance(workflow.parser.get_parsed_content("train#iteration"), SSLIteration)
-    assert isinstance(workflow.parser.get_parsed_content("train#handlers")[0], SSLCheckpoint)
+    handlers = workflow.parser.get_parsed_content("train#handlers")
+    assert [type(handler).__name__ for handler in handlers[:4]] == ["TrainerProgress", "CheckpointSaver",
+                                                                     "CheckpointSaver", "StatsHandler"]
+    assert handlers[1].save_dir == str(tmp_path / "models" / name)  # nothing to resume: no loader
     patches = workflow.parser.get_parsed_content("train#dataloader").dataset
     assert isinstance(patches, SinglePatchDataset)
     assert patches.pair_dataset is workflow.parser.get_parsed_content("train#dataset")  # train.json's own pairs
@@ -411,8 +428,9 @@ def test_a_method_config_trains_one_epoch_and_exports_its_encoder(tmp_path, synt
     workflow.run()
     workflow.finalize()
     models = tmp_path / "models" / "simsiam"
-    checkpoint = torch.load(models / "checkpoint.pt", weights_only=True)
-    assert checkpoint["trainer"]["epoch"] == 1 and checkpoint["trainer"]["iteration"] >= 1
+    checkpoint = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)
+    trainer = checkpoint["trainer"]  # ignite's Engine.state_dict: one epoch done
+    assert trainer["iteration"] == trainer["epoch_length"] >= 1
     encoder = SiameseEncoder()
     encoder.load_state_dict(torch.load(models / "model.pt", weights_only=True))
     initial = seeded_encoder(0).state_dict()["backbone.conv1.weight"]

@@ -64,6 +64,22 @@ def test_pretraining_with_the_other_methods_writes_an_encoder(synthetic, tmp_pat
     seeded_encoder(0, backbone="resnet18_features").load_state_dict(state)
 
 
+def test_interrupted_pretraining_resumes_to_the_weights_of_an_uninterrupted_one(synthetic, tmp_path):
+    settings = dict(batch_size=8, image_size=32, synthetic_preset="test", pretrain_sources=["imagefolder"],
+                    ssl_method="moco")
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    _run(["pretrain.json"], straight, synthetic, max_epochs=2, **settings)
+    _run(["pretrain.json"], interrupted, synthetic, max_epochs=1, **settings)
+    _run(["pretrain.json"], interrupted, synthetic, max_epochs=2, **settings)
+    folder = Path("models") / "pretrained" / "moco_imagefolder"
+    expected = torch.load(straight / folder / "checkpoint_epoch=2.pt", weights_only=True)
+    resumed = torch.load(interrupted / folder / "checkpoint_epoch=2.pt", weights_only=True)
+    assert resumed["trainer"] == expected["trainer"]
+    for key, value in expected["network"].items():  # encoder, heads, key network and queue
+        torch.testing.assert_close(resumed["network"][key], value, rtol=0, atol=0, msg=f"{key} differs after resume")
+    torch.testing.assert_close(resumed["augment"]["generator"], expected["augment"]["generator"], rtol=0, atol=0)
+
+
 def test_fine_tuning_from_a_pretrained_encoder_then_evaluation(synthetic, pretrained, tmp_path):
     _run(["train.json"], tmp_path, synthetic, max_epochs=1, init=str(pretrained), label_fraction=0.5, **SMALL)
     assert (tmp_path / "models" / "model.pt").is_file()

@@ -132,6 +132,66 @@ def test_exported_bundle_passes_the_zoo_gates_without_this_repository(exported):
         assert difference["onnx"] is not None and difference["onnx"] <= 1e-4, batch
 
 
+_DOWNLOAD_AND_LOAD = """
+import json, sys
+sys.modules["custom"] = None  # this repository's package (installed in editable mode) cannot be imported
+import torch
+from monai.bundle import download, load
+
+name, url, bundles = sys.argv[1:4]
+download(name=name, url=url, bundle_dir=bundles, progress=False)
+network = load(name, bundle_dir=bundles, workflow_type="inference", device="cpu", progress=False)
+weights = torch.load(f"{bundles}/{name}/models/model.pt", map_location="cpu", weights_only=True)
+state = network.state_dict()
+print(json.dumps({"class": type(network).__module__, "code": sys.modules["scripts"].__file__,
+                  "loaded": sum(key in state and torch.equal(state[key], value) for key, value in weights.items()),
+                  "weights": len(weights)}))
+"""
+
+
+def test_the_zip_loads_with_monai_download_and_load_in_any_folder_without_this_repository(exported, tmp_path):
+    """The zoo's documented way: ``monai.bundle.download`` of the zip (here from a file URL), then
+    ``load(..., workflow_type="inference")``, in a Python started in an unrelated folder that cannot see this
+    repository (neither on its path nor through the installed package)."""
+    _, folder, _ = exported
+    archive = next(folder.parent.glob(f"{folder.name}_v*.zip"))
+    elsewhere, bundles = tmp_path / "elsewhere", tmp_path / "downloaded"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-c", _DOWNLOAD_AND_LOAD, folder.name, archive.as_uri(), str(bundles)],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=600,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["loaded"] == loaded["weights"] == BUNDLES[folder.name][1]  # every weight of the network
+    assert loaded["class"].startswith("scripts.custom.")
+    assert Path(loaded["code"]).resolve().is_relative_to((bundles / folder.name).resolve())  # the bundle's own code
+
+
+def test_the_zoos_commands_still_run_from_the_bundle_folder(exported, synthetic_vindr, tmp_path):
+    """``python -m monai.bundle`` from the unpacked bundle's folder, as the zoo's README and CI run it: the net
+    check on every bundle, ``load`` from the parent folder as the README shows, and for the mammography bundle
+    the training command itself (one tiny epoch on the tests' synthetic data)."""
+    _, _, unpacked = exported
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    block = "import sys; sys.modules['custom'] = None; "  # the exported bundle runs on its own code
+    commands = [
+        [sys.executable, "-c", block + "import runpy; runpy.run_module('monai.bundle', run_name='__main__')", "verify_net_in_out",
+         "--net_id", "network_def", "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"],
+        [sys.executable, "-c", block + f"import monai.bundle; monai.bundle.load({unpacked.name!r}, bundle_dir='..', "
+                                       "workflow_type='inference', progress=False)"],
+    ]
+    if BUNDLES[unpacked.name][0] == "mammography":
+        commands.append([sys.executable, "-c", block + "import runpy; runpy.run_module('monai.bundle', run_name='__main__')", "run",
+                         "training", "--config_file", "configs/train.json", "--bundle_root", str(tmp_path),
+                         "--dataset_dir", str(synthetic_vindr), "--max_epochs", "1", "--pairs_per_exam", "2",
+                         "--batch_size", "8", "--calibrate_detector", "False", "--monitor_embedding", "False"])
+    for command in commands:
+        result = subprocess.run(command, cwd=unpacked, capture_output=True, text=True, timeout=900, env=env)
+        assert result.returncode == 0, f"{command[3:6]}: {result.stderr[-3000:]}"
+    if BUNDLES[unpacked.name][0] == "mammography":
+        assert (tmp_path / "models" / "model.pt").stat().st_size > 0
+
+
 def test_shipped_code_passes_the_zoos_code_checks(exported):
     # black, isort and flake8 (with bugbear, comprehensions and naming) under the zoo's settings
     _, folder, _ = exported

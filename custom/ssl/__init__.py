@@ -1,9 +1,10 @@
 """Self-supervised baselines sharing the Siamese method's encoder, patches, optimiser and seed.
 
 SimCLR, MoCo v2, BYOL, SimSiam and Barlow Twins, each an ``SSLMethod`` with ``forward(view_1, view_2) ->
-loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration and checkpoint
-for a MONAI ``SupervisedTrainer``. A pretraining run is the bundle's ``train_ssl.json`` with a
-``train_<method>.json`` overlay, under ``ConfigWorkflow`` (``python -m monai.bundle run`` or the comparison).
+loss`` and an ``encoder`` attribute; the two-view augmentation; the training iteration for a MONAI
+``SupervisedTrainer`` (checkpoints: MONAI's ``CheckpointSaver`` and ``CheckpointLoader``). A pretraining run
+is the bundle's ``train_ssl.json`` with a ``train_<method>.json`` overlay, under ``ConfigWorkflow``
+(``python -m monai.bundle run`` or the comparison).
 """
 
 from custom.ssl.augment import TwoViewAugment
@@ -12,17 +13,15 @@ from custom.ssl.base import SSLMethod
 from custom.ssl.byol import BYOL, normalized_mse
 from custom.ssl.dataset import SinglePatchDataset
 from custom.ssl.engine import SSLIteration
-from custom.ssl.handlers import SSLCheckpoint
 from custom.ssl.moco import MoCo, info_nce_loss
 from custom.ssl.registry import SSL_METHODS, accepted_options, build_ssl_method, check_ssl_method
-from custom.ssl.simclr import SimCLR
+from custom.ssl.simclr import SimCLR, nt_xent_loss
 from custom.ssl.simsiam import SimSiam, negative_cosine
 
 __all__ = [
     "BYOL",
     "BarlowTwins",
     "MoCo",
-    "SSLCheckpoint",
     "SSLIteration",
     "SSLMethod",
     "SSL_METHODS",
@@ -35,5 +34,6 @@ __all__ = [
     "info_nce_loss",
     "accepted_options",
     "negative_cosine",
+    "nt_xent_loss",
     "normalized_mse",
 ]

@@ -13,10 +13,10 @@ from custom.ssl.augment import TwoViewAugment
 class SSLIteration:
     """``iteration_update`` for a trainer whose network is an :class:`custom.ssl.base.SSLMethod`.
 
-    One step: augment the batch's patches into two views, compute the method's loss under mixed precision,
-    back-propagate, step the optimiser, then call the method's ``step_end()`` (momentum update and MoCo's
-    enqueue). The trainer's ``loss_function`` is not used: each method holds its own loss. A non-finite loss
-    stops the run with a message saying where and what to try.
+    One step: augment the batch's patches into two views, compute the method's loss under mixed precision (the
+    network called through the trainer's ``inferer``), back-propagate, step the optimiser, then call the method's
+    ``step_end()`` (momentum update and MoCo's enqueue). The trainer's ``loss_function`` is not used: each
+    method holds its own loss. A non-finite loss stops the run with a message saying where and what to try.
     """
 
     def __init__(self, augment: TwoViewAugment, precision: MixedPrecision):
@@ -31,7 +31,7 @@ class SSLIteration:
         network.train()
         optimizer.zero_grad(set_to_none=True)
         with self.precision.autocast():
-            loss = network(view_1, view_2)
+            loss = engine.inferer(view_1, network, view_2)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"self-supervised loss became NaN or infinite at epoch {engine.state.epoch}, iteration "

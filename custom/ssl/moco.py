@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from custom.distributed import gather_tensors
 from custom.networks import SiameseEncoder
 from custom.ssl.base import SSLMethod, full_precision
 from custom.ssl.heads import mlp_head
@@ -35,7 +36,9 @@ class MoCo(SSLMethod):
     the loss and remembers this batch's keys; after the optimiser step, ``step_end`` moves the key network
     towards the online one (``key = m * key + (1 - m) * online``) and pushes the remembered keys of both
     views into the FIFO queue, overwriting the oldest. ``forward`` alone never changes the queue or the key
-    network, so evaluating the loss has no side effect beyond batch-norm statistics.
+    network, so evaluating the loss has no side effect beyond batch-norm statistics. Under torchrun every rank
+    enqueues the keys of every rank, so the queues stay equal across ranks and hold the whole global batch's keys
+    (DDP's broadcast of rank 0's buffers then changes nothing).
 
     Args:
         encoder: the shared encoder.
@@ -66,7 +69,7 @@ class MoCo(SSLMethod):
         self.key_projector = frozen_copy(self.projector)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection_dim), dim=1))
         self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
-        self._pending_keys: torch.Tensor | None = None
+        self._pending_keys: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _query(self, view: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.projector(self.encoder.features(view)).float(), dim=1)
@@ -83,16 +86,18 @@ class MoCo(SSLMethod):
             loss = 0.5 * (
                 info_nce_loss(q_1, k_2, negatives, self.temperature) + info_nce_loss(q_2, k_1, negatives, self.temperature)
             )
-        self._pending_keys = torch.cat([k_1, k_2])
+        self._pending_keys = (k_1, k_2)
         return loss
 
     @torch.no_grad()
     def step_end(self) -> None:
-        """Momentum update of the key network, then enqueue the keys of the last ``forward``."""
+        """Momentum update of the key network, then enqueue the keys of the last ``forward``: under torchrun every
+        rank's, first views then second views, each in rank order, so that every rank's queue holds the keys of
+        the whole global batch, in the order one process holding that batch would enqueue them."""
         ema_update_(self.key_encoder, self.encoder, self.momentum)
         ema_update_(self.key_projector, self.projector, self.momentum)
         if self._pending_keys is not None:
-            self.enqueue(self._pending_keys)
+            self.enqueue(torch.cat([gather_tensors(keys) for keys in self._pending_keys]))
             self._pending_keys = None
 
     @torch.no_grad()

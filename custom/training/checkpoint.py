@@ -1,78 +1,65 @@
-"""Checkpoints that resume a run exactly, written so that an interruption never leaves a broken file."""
+"""Resuming a run from the checkpoints MONAI's ``CheckpointSaver`` writes, exactly where it stopped.
+
+A training config saves with ``CheckpointSaver(save_interval=1, n_saved=2)``: after every epoch one file
+``checkpoint_epoch=<n>.pt`` holding the network, the optimiser, every other object with a state (soft labels,
+the augmentation's generator) and the trainer's progress (:class:`TrainerProgress`). The data order must follow
+from the seed and the epoch (a ``DistributedSampler``, whose epoch MONAI's trainer sets), not from a generator
+that a data loader draws from as it goes: that cannot be put back where it was. Ignite deletes the oldest
+file before it writes the newest and MONAI writes in place, so an interruption can break the file being written:
+two are kept, and :func:`checkpoint_to_resume` picks the newest intact one for ``CheckpointLoader``.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import zipfile
 from pathlib import Path
 
-import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 
-from custom.training.atomic import atomic_torch_save
-from custom.training.modules import unwrap
+from custom.distributed import is_main_process
 
 logger = logging.getLogger(__name__)
+CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch=(\d+)\.pt$")  # CheckpointSaver's interval file names
 
 
-def restore_progress(engine: Engine, progress: dict, checkpoint: Path) -> None:
-    """Puts the trainer at a checkpoint's epoch and iteration; a run that had already finished stops at once."""
-    engine.state.epoch = int(progress["epoch"])
-    engine.state.iteration = int(progress["iteration"])
-    logger.info("resumed from %s at epoch %d", checkpoint, engine.state.epoch)
-    if engine.state.epoch >= engine.state.max_epochs:
-        logger.info("checkpoint already reached max_epochs=%d: nothing left to train", engine.state.max_epochs)
-        engine.terminate()
+class TrainerProgress:
+    """The trainer's epoch and iteration as an object ``CheckpointSaver`` saves and ``CheckpointLoader`` restores.
 
-
-class EpochCheckpoint:
-    """Saves a run at every epoch end and resumes from it at start: the base of the training checkpoints.
-
-    ``checkpoint.pt`` holds the network, the optimiser, each object of ``extra_state`` (anything with
-    ``state_dict`` / ``load_state_dict``, under its key) and the trainer's progress, written atomically.
-    Subclasses add the plain ``state_dict`` files users load (:meth:`export_files`). With ``save=False``
-    (non-zero DDP ranks) it only resumes.
+    A config cannot name the trainer inside its own handlers (``@train#trainer`` there is a circular reference);
+    this handler, listed among them, stands for it.
     """
 
-    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, extra_state: dict,
-                 resume: bool = True, save: bool = True):
-        self.ckpt_dir = Path(ckpt_dir)
-        self.optimizer = optimizer
-        self.extra_state = extra_state
-        self.resume = resume
-        self.save = save
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.ckpt_dir / "checkpoint.pt"
+    def __init__(self):
+        self.engine: Engine | None = None
 
     def attach(self, engine: Engine) -> None:
-        if self.resume:
-            engine.add_event_handler(Events.STARTED, self.load)
-        if self.save:
-            engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
+        self.engine = engine
 
-    def export_files(self, network: torch.nn.Module) -> dict[str, dict]:
-        """File name -> ``state_dict`` written beside the checkpoint."""
-        return {}
+    def state_dict(self) -> dict:
+        return self.engine.state_dict()
 
-    def write(self, engine: Engine) -> None:
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        network = unwrap(engine.network)
-        atomic_torch_save(
-            {"network": network.state_dict(), "optimizer": self.optimizer.state_dict(),
-             **{key: value.state_dict() for key, value in self.extra_state.items()},
-             "trainer": {"epoch": engine.state.epoch, "iteration": engine.state.iteration}},
-            self.checkpoint_path,
-        )
-        for name, state in self.export_files(network).items():
-            atomic_torch_save(state, self.ckpt_dir / name)
+    def load_state_dict(self, state: dict) -> None:
+        self.engine.load_state_dict(state)
 
-    def load(self, engine: Engine) -> None:
-        if not self.checkpoint_path.exists():
-            return
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        unwrap(engine.network).load_state_dict(state["network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for key, value in self.extra_state.items():
-            value.load_state_dict(state[key])
-        restore_progress(engine, state["trainer"], self.checkpoint_path)
+
+def checkpoint_to_resume(ckpt_dir: str | Path, resume: bool = True) -> str | None:
+    """The newest intact ``checkpoint_epoch=<n>.pt`` in ``ckpt_dir`` to resume from, or None to start afresh.
+
+    A file is intact when its zip directory (``torch.save``'s format, written last) can be read. With
+    ``resume=False`` the main process deletes the folder's earlier checkpoints instead: they belong to a run the
+    user chose not to continue, and a later resume must not pick them up.
+    """
+    found = sorted(((int(match.group(1)), path) for path in Path(ckpt_dir).glob("checkpoint_epoch=*.pt")
+                    if (match := CHECKPOINT_NAME.match(path.name))), reverse=True)
+    if not resume:
+        if is_main_process():
+            for _, path in found:
+                path.unlink(missing_ok=True)
+        return None
+    for _, path in found:
+        if zipfile.is_zipfile(path):
+            return str(path)
+        logger.warning("%s: damaged checkpoint (interrupted while written?); trying the one before it", path)
+    return None

@@ -36,6 +36,18 @@ CALIBRATION = "detector.json"
 DEFAULT_WEIGHTS_URL = "https://huggingface.co/MONAI/{name}/resolve/main/models/model.pt"
 # written into an export so that a later export may replace the folder, and no other folder is ever replaced
 MARKER = ".exported_bundle"
+# The first step of every exported config's ``initialize``: the bundle folder on ``sys.path``, so that the vendored
+# ``scripts.custom`` imports wherever the bundle is run from. MONAI adds that folder itself in ``ConfigWorkflow.run``
+# only, after ``initialize``, and ``monai.bundle.load(..., workflow_type=...)`` never runs: loading a zoo bundle from
+# another working directory would fail on the first ``scripts.`` target. A config expression has no handle on its
+# file, so the step asks the running ``ConfigWorkflow`` (on the call stack) where its configs are, as MONAI's
+# ``run`` does: their folder's parent when it is named ``configs``.
+BUNDLE_ON_SYS_PATH = (
+    "$sys.path.insert(1, next((str(root.parent if root.name == 'configs' else root) for root in "
+    "(frame.f_locals['self'].config_root_path.resolve() for frame, *_ in inspect.stack(0) "
+    "if isinstance(frame.f_locals.get('self'), monai.bundle.ConfigWorkflow))), os.getcwd()))"
+)
+BUNDLE_ON_SYS_PATH_IMPORTS = ["$import inspect", "$import os", "$import sys", "$import monai"]
 # a module path of the package in code or config text: ``custom.`` followed by a module name
 _MODULE_REFERENCE = re.compile(rf"(?<![\w.]){PACKAGE}\.(?=[A-Za-z_])")
 _IMPORT_STATEMENT = re.compile(rf"^(\s*)(from|import) {PACKAGE}(?=[\s.])", re.MULTILINE)
@@ -155,6 +167,18 @@ def vendored_text(text: str) -> str:
     return _MODULE_REFERENCE.sub(f"{VENDORED}.{PACKAGE}.", text)
 
 
+def exported_config(text: str) -> str:
+    """A bundle config as exported: module paths under ``scripts``, and the bundle folder put on ``sys.path`` first
+    thing in its ``initialize`` (:data:`BUNDLE_ON_SYS_PATH`), if it has one."""
+    config = json.loads(vendored_text(text))
+    if isinstance(config.get("initialize"), list):
+        config["initialize"] = [BUNDLE_ON_SYS_PATH, *config["initialize"]]
+        key = "imports" if "imports" in config else "+imports"  # an overlay adds to the imports of the config below
+        imports = config.get(key, [])
+        config[key] = [*imports, *(line for line in BUNDLE_ON_SYS_PATH_IMPORTS if line not in imports)]
+    return json.dumps(config, indent=4, ensure_ascii=False) + "\n"
+
+
 def _check_weights(weights: Path) -> None:
     if not weights.is_file():
         raise FileNotFoundError(
@@ -206,7 +230,7 @@ def _copy_bundle_files(bundle: Path, staging: Path) -> None:
     (staging / "configs").mkdir()
     for config in sorted((bundle / "configs").iterdir()):
         if config.suffix == ".json" and config.name != "metadata.json":
-            (staging / "configs" / config.name).write_text(vendored_text(config.read_text()))
+            (staging / "configs" / config.name).write_text(exported_config(config.read_text()))
         elif config.is_file():
             shutil.copyfile(config, staging / "configs" / config.name)
 

@@ -25,15 +25,22 @@ def _plain_pydicom_seconds(paths: list[str]) -> float:
 
 
 def bench_data(data: str | None = None, studies: int | None = None, preset: str = "default", patch: str = "96",
-               num_workers: int | None = None, seed: int = 0, full_size: bool = False) -> dict:
+               num_workers: int | None = None, seed: int = 0, full_size: bool = False, ranks: int = 1) -> dict:
     """Prints images/s from DICOM to the aligned-exam cache, the plain-decoding rate, and their ratio.
 
     Without ``data`` a synthetic VinDr-layout set of ``studies`` studies (default 40) is generated first (not
     timed). ``num_workers`` defaults to the CPU count (at most 8), as in the bundle; the plain-decoding
     reference is the single-process loop a user would write. ``--full_size``: detector-size exams instead
     (4,000 x 3,300 px at 0.07 mm, default 4 studies), seconds per image and peak memory per process
-    (``custom.mammography.bench.full_size``).
+    (``custom.mammography.bench.full_size``). ``--ranks N``: the preparation shared by N torchrun-like ranks
+    against one rank, each rank preparing in its own process unless ``num_workers`` says otherwise
+    (``custom.mammography.bench.ranks``).
     """
+    if ranks > 1:
+        from custom.mammography.bench.ranks import bench_ranks
+
+        return bench_ranks(ranks, studies=studies, preset=preset, patch=patch, num_workers=num_workers or 0,
+                           seed=seed, full_size=full_size, data=data)
     if full_size:
         from custom.mammography.bench.full_size import bench_full_size
 

@@ -18,7 +18,8 @@ from custom.mammography.calibration.subtraction import subtraction_figures
 from custom.mammography.calibration.supervised import patch_auc_figures, predict_patches, train_patch_classifier
 from custom.mammography.calibration.texture import texture_figures
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
-from custom.mammography.data.synthetic.benchmark import CALIBRATION_TRAIN_SET, EVALUATION_SET, benchmark_root, benchmark_source
+from custom.mammography.data.source import benchmark_source
+from custom.mammography.data.synthetic.benchmark import CALIBRATION_TRAIN_SET, EVALUATION_SET, benchmark_root
 from custom.mammography.data.synthetic.fingerprint import generator_fingerprint
 from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION
 from custom.training.precision import MixedPrecision

@@ -22,7 +22,7 @@ except ImportError:  # pydicom 2, which MONAI Label 0.8 pins: the same functions
 
 from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.files import checked_file, looks_like
-from custom.mammography.data.identity import dicom_hints, patient_of, resolve, shared_group_item
+from custom.mammography.data.identity import dicom_hints, is_cbis_ddsm, patient_of, resolve, shared_group_item
 
 PRESENTATION_INTENTS = ("FOR PRESENTATION", "FOR PROCESSING")
 # Larger images are refused before decoding: 60 Mpx (e.g. 8,000 x 7,500) is above any mammography detector
@@ -49,6 +49,7 @@ class DecodedImage:
     presentation_intent: str | None
     photometric: str
     patient_id: str | None = None  # the patient (CBIS-DDSM: "P_00001"), None for formats without tags
+    archive: str | None = None  # "CBIS-DDSM" when recognised, which sets the spacing assumed for files without one
 
 
 def read_dicom(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> DecodedImage:
@@ -70,6 +71,7 @@ def read_dicom(path: str | Path, *, laterality: str | None = None, view: str | N
         presentation_intent=intent if intent in PRESENTATION_INTENTS else None,
         photometric=str(ds.get("PhotometricInterpretation", "")).strip(),
         patient_id=patient_of(ds),
+        archive="CBIS-DDSM" if is_cbis_ddsm(path, ds) else None,
     )
 
 

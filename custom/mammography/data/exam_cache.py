@@ -34,6 +34,7 @@ from custom.mammography.data.geometry import box_original_to_output
 from custom.mammography.data.manifest import findings_of
 from custom.mammography.data.parallel import map_reporting
 from custom.mammography.data.reader import identify, read_mammogram
+from custom.mammography.data.spacing import assumed_spacing_warning
 from custom.skip_report import SkipReport
 from custom.atomic_write import atomic_write_bytes
 
@@ -82,7 +83,17 @@ def _optional_int(value) -> int | None:
 
 
 def _geometry(meta: dict) -> dict:
-    return {k: meta[k] for k in ("path", "original_shape", "flipped", "crop_box", "scale")}
+    geometry = {k: meta[k] for k in ("path", "original_shape", "flipped", "crop_box", "scale")}
+    if meta.get("assumed_pixel_spacing") is not None:  # the file stated none: which spacing it was read at, and why
+        geometry["assumed_pixel_spacing"] = meta["assumed_pixel_spacing"]
+        geometry["spacing_source"] = meta["spacing_source"]
+    return geometry
+
+
+def spacing_assumptions(geometries: list[dict[str, dict]]) -> list[tuple[float, str]]:
+    """``(spacing, source)`` of every image of these exams (their ``geometry``) read at an assumed spacing."""
+    return [(side["assumed_pixel_spacing"], side["spacing_source"]) for geometry in geometries
+            for side in geometry.values() if side.get("assumed_pixel_spacing") is not None]
 
 
 def align_breasts(
@@ -129,7 +140,8 @@ def _build_exam(rows: pd.DataFrame, cache_dir: str, settings: dict) -> dict:
 def _aligned_exam(rows: pd.DataFrame, key: str, array_path: Path, settings: dict) -> dict:
     by_side = {row.laterality: row for row in rows.itertuples()}
     reference_row, moving_row = by_side[REFERENCE_SIDE], by_side[MOVING_SIDE]
-    read_kwargs = dict(spacing=settings["spacing"], downsample=settings["downsample"])
+    read_kwargs = dict(spacing=settings["spacing"], downsample=settings["downsample"],
+                       assumed_spacing=settings.get("assumed_spacing"))
     reference, reference_meta = read_mammogram(
         reference_row.path, laterality=REFERENCE_SIDE, view=reference_row.view, **read_kwargs
     )
@@ -247,23 +259,38 @@ def prepare_exams(
     *,
     spacing: float | None = None,
     downsample: float | None = None,
+    assumed_spacing: float | None = None,
     registration: str = "mask",
     num_workers: int = 0,
     report: SkipReport | None = None,
     progress: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[ExamRecord]:
     """Builds (or reuses) the aligned-exam cache for every study-view of the manifest.
 
     Unreadable images and single-breast studies are reported and skipped; nothing is fatal unless no
-    exam at all can be built.
+    exam at all can be built. Images that state no pixel spacing are read at ``assumed_spacing`` or their
+    archive's (``read_mammogram``), and one warning names the spacing assumed and how to override it.
+
+    ``shard=(index, count)``: only the ``index``-th of ``count`` consecutive blocks of study-views is built or
+    reused, so that ``count`` processes (torchrun ranks) share the work on one cache folder; their records,
+    concatenated in shard order, are the records of one unsharded call, and the files the same, byte for byte
+    (:meth:`custom.mammography.data.source.MammoDataSource.exams` does this). Study-views without two breasts are
+    reported by shard 0 alone; the spacing warning is left to the caller, who sees every shard's records.
     """
     if registration not in REGISTRATION_MODES:
         raise ValueError(f"registration must be one of {REGISTRATION_MODES}, got {registration!r}")
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     report = report if report is not None else SkipReport()
     cache_dir = Path(cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     settings = {"spacing": spacing, "downsample": downsample, "registration": registration}
-    groups = _study_views(manifest, report)
+    if assumed_spacing is not None:  # only then: caches built before the option existed keep their keys
+        settings["assumed_spacing"] = float(assumed_spacing)
+    groups = _study_views(manifest, report if index == 0 else SkipReport())
+    groups = groups[len(groups) * index // count: len(groups) * (index + 1) // count]
 
     records: list[ExamRecord] = []
     for rows, outcome in tqdm(
@@ -276,6 +303,9 @@ def prepare_exams(
             report.skip(culprit, f"exam not usable: {getattr(outcome, 'problem', outcome)} ({exam})")
         else:
             records.append(_record_from_dict(outcome))
+    warning = assumed_spacing_warning(spacing_assumptions([record.geometry for record in records]))
+    if warning and count == 1:
+        logger.warning("%s", warning)
     return records
 
 

@@ -141,6 +141,15 @@ def parse_name(text: str) -> tuple[str | None, str | None]:
     )
 
 
+def is_cbis_ddsm(path: str | Path, ds: Dataset | None = None) -> bool:
+    """Whether an image comes from CBIS-DDSM: its ``PatientID`` (DICOM) or a folder up to three levels above it
+    is named the CBIS-DDSM way (``Mass-Training_P_00001_LEFT_CC``). Its pixel spacing follows from that
+    (:mod:`custom.mammography.data.spacing`), as its files state none."""
+    if ds is not None and CBIS_NAME.match(str(ds.get("PatientID", "")).strip()):
+        return True
+    return any(CBIS_NAME.match(parent.name) for parent in Path(path).parents[:NAME_SEARCH_PARENTS])
+
+
 def patient_of(ds: Dataset) -> str | None:
     """The patient an image belongs to: ``P_00001`` for a CBIS-DDSM PatientID (which names side and view
     too, so differs between one patient's images), else the PatientID; None when empty."""

@@ -19,8 +19,9 @@ from scipy import ndimage
 from custom.mammography.data.dicom import DecodedImage, read_dicom, read_header
 from custom.mammography.data.errors import MammogramReadError
 from custom.mammography.data.files import checked_file
-from custom.mammography.data.identity import LATERALITY_WORDS, VIEW_WORDS, dicom_hints, resolve
+from custom.mammography.data.identity import LATERALITY_WORDS, VIEW_WORDS, dicom_hints, is_cbis_ddsm, resolve
 from custom.mammography.data.segmentation import block_mean, breast_mask, chest_wall_side
+from custom.mammography.data.spacing import spacing_assumption
 
 # Breast-region percentiles mapped to 0 and 1: vendors' grey scales then look alike.
 NORMALISE_PERCENTILES = (1.0, 99.5)
@@ -36,6 +37,7 @@ def read_mammogram(
     *,
     spacing: float | None = None,
     downsample: float | None = None,
+    assumed_spacing: float | None = None,
     laterality: str | None = None,
     view: str | None = None,
     segment: bool = True,
@@ -44,7 +46,10 @@ def read_mammogram(
     """Read one mammogram: float32 ``(H, W)`` image in [0, 1], chest wall on the left, and its meta.
 
     ``spacing`` (mm per output pixel) takes priority over ``downsample`` (factor, may be fractional);
-    with neither the scale is 1. ``segment=False`` skips the breast mask (all pixels count as breast,
+    with neither the scale is 1. A file that states no pixel spacing, asked for a ``spacing`` without a
+    ``downsample``, is read at ``assumed_spacing`` (mm) or, without one, at the spacing its archive implies
+    (:mod:`custom.mammography.data.spacing`); ``meta["assumed_pixel_spacing"]`` and ``meta["spacing_source"]``
+    then say so, for the caller's warning. ``segment=False`` skips the breast mask (all pixels count as breast,
     nothing is blanked) and with it the crop; the chest-wall side is still found from a mask. With
     ``segment=True`` pixels outside the breast are set to 0, which removes film labels and borders.
     The input file is only read. Unusable input raises ``MammogramReadError`` naming the file.
@@ -53,7 +58,11 @@ def read_mammogram(
     laterality, view = _argument(laterality, LATERALITY_WORDS, "laterality"), _argument(view, VIEW_WORDS, "view")
     decoded = _decode(path, laterality, view)
     _check_not_constant(path, decoded.pixels)
-    scale = _output_scale(path, decoded.pixel_spacing, spacing, downsample)
+    assumption = None
+    if spacing is not None and decoded.pixel_spacing is None and downsample is None:
+        archive = decoded.archive or ("CBIS-DDSM" if is_cbis_ddsm(path) else None)
+        assumption = spacing_assumption(archive, assumed_spacing)
+    scale = _output_scale(decoded.pixel_spacing if assumption is None else assumption.spacing, spacing, downsample)
     factor = max(1, int(np.floor(1.0 / scale + 1e-6)))
 
     reduced = block_mean(decoded.pixels, factor)
@@ -94,6 +103,8 @@ def read_mammogram(
         "mask": mask,
         "photometric": decoded.photometric,
         "patient_id": decoded.patient_id,
+        "assumed_pixel_spacing": assumption.spacing if assumption else None,
+        "spacing_source": assumption.source if assumption else None,
     }
     return image.astype(np.float32, copy=False), meta
 
@@ -211,20 +222,14 @@ def _argument(value: str | None, words: dict[str, str], name: str) -> str | None
     return words[value.strip().upper()]
 
 
-def _output_scale(
-    path: Path, file_spacing: float | None, spacing: float | None, downsample: float | None
-) -> float:
-    """Output pixels per original pixel: from ``spacing`` when the file's spacing is known, else ``downsample``."""
+def _output_scale(input_spacing: float | None, spacing: float | None, downsample: float | None) -> float:
+    """Output pixels per original pixel: from ``spacing`` when the input's spacing is known (stated or assumed),
+    else ``downsample``."""
     if spacing is not None:
         if spacing <= 0:
             raise ValueError(f"spacing must be positive, got {spacing}")
-        if file_spacing is not None:
-            return file_spacing / spacing
-        if downsample is None:
-            raise MammogramReadError(
-                path, f"spacing={spacing} mm asked but the file has no pixel spacing; pass downsample= too "
-                      "(bundle: --assumed_pixel_spacing MM; heatmap: --downsample N)"
-            )
+        if input_spacing is not None:
+            return input_spacing / spacing
     if downsample is not None:
         if downsample <= 0:
             raise ValueError(f"downsample must be positive, got {downsample}")

@@ -13,10 +13,14 @@ import pandas as pd
 
 from custom.clear_errors import DataSetError
 from custom.dataset_identity import DataSetIdentity, identify_data_set
-from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
+from custom.distributed import gather_to_all, is_main_process, rank_and_world_size
+from custom.mammography.data.exam_cache import ExamRecord, prepare_exams, spacing_assumptions
 from custom.mammography.data.manifest import build_manifest
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
+from custom.mammography.data.spacing import assumed_spacing_warning
+from custom.mammography.data.synthetic import benchmark as benchmark_sets
+from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION, synthetic_version_of
 from custom.skip_report import SkipReport
 
 logger = logging.getLogger(__name__)
@@ -38,8 +42,8 @@ class MammoDataSource:
     that document it, such as ``compare``). Any other ``dataset_dir`` is only read: a folder that does not
     exist, or holds no data set of ``dataset_format``, is a ``DataSetError`` (a mistyped path must not train
     on synthetic data), and a folder that already holds data is never written to. ``assumed_pixel_spacing``
-    (mm): the spacing of files that state none (CBIS-DDSM's film scans, PNG); None skips such files, naming
-    them.
+    (mm): the spacing of files that state none (CBIS-DDSM's film scans, PNG); None reads them at their
+    archive's (:mod:`custom.mammography.data.spacing`), with a warning.
     """
 
     def __init__(
@@ -124,14 +128,30 @@ class MammoDataSource:
 
     @cached_property
     def exams(self) -> list[ExamRecord]:
+        """The aligned exams of every study-view, from the cache (built where missing or damaged).
+
+        Under torchrun each rank builds its share of the exams into the shared cache (``prepare_exams``'s
+        ``shard``), and the ranks exchange their records and skipped inputs, so that every rank holds all of them,
+        as one process would: the preparation of a large archive takes ``1 / world size`` of its time.
+        """
         exam_dir = self.cache_dir / f"exams_{self.patch_preset_name}_{self.registration}"
         manifest = self.manifest
-        with idist.one_rank_first():  # rank 0 writes, the others wait, then read
-            exams = prepare_exams(
-                manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
-                downsample=self.preset["spacing"] / self.assumed_pixel_spacing if self.assumed_pixel_spacing else None,
-                num_workers=self.num_workers, report=self.report,
-            )
+        rank, world_size = rank_and_world_size()
+        report = self.report if world_size == 1 else SkipReport()
+        share = prepare_exams(
+            manifest, exam_dir, spacing=self.preset["spacing"], registration=self.registration,
+            assumed_spacing=self.assumed_pixel_spacing, num_workers=self.num_workers, report=report,
+            progress=is_main_process(), shard=(rank, world_size),
+        )
+        if world_size == 1:
+            exams = share
+        else:
+            shares = gather_to_all((share, report.items))
+            exams = [exam for records, _ in shares for exam in records]
+            self.report.items.extend(item for _, items in shares for item in items)
+            warning = assumed_spacing_warning(spacing_assumptions([exam.geometry for exam in exams]))
+            if warning and is_main_process():
+                logger.warning("%s", warning)
         unwritten = [path for path, problem in self.report.items if problem.startswith(_CACHE_UNWRITABLE)]
         if unwritten:
             raise DataSetError(f"{exam_dir}: cannot write the exam cache there ({len(unwritten)} exam(s) not written, "
@@ -157,9 +177,6 @@ class MammoDataSource:
         generator version is probed on the frozen benchmark's evaluation set (500 studies of patients never
         seen in pretraining, generated once per version; its skipped inputs join this source's report); any
         other data set on its own ``splits``."""
-        from custom.mammography.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
-        from custom.mammography.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
-
         with idist.one_rank_first():  # an empty folder gets its synthetic data before its version is read
             self._ensure_synthetic()
         version = synthetic_version_of(self.dataset_dir)
@@ -169,8 +186,8 @@ class MammoDataSource:
                                "splits; delete the folder to regenerate it", self.dataset_dir, version,
                                SYNTHETIC_VERSION)
             return [exam for exam in self.exams if exam.split in splits]
-        evaluation = benchmark_source(EVALUATION_SET, patch_preset=self.patch_preset_name, num_workers=self.num_workers,
-                                      seed=self.seed)
+        evaluation = benchmark_source(benchmark_sets.EVALUATION_SET, patch_preset=self.patch_preset_name,
+                                      num_workers=self.num_workers, seed=self.seed)
         self.report.extend(evaluation.report)
         return evaluation.exams_of("test")
 
@@ -189,3 +206,13 @@ _CACHE_UNWRITABLE = "exam not usable: cannot write the cache file"
 
 def _same_folder(a: Path, b: Path) -> bool:
     return Path(os.path.abspath(a)) == Path(os.path.abspath(b)) or a.resolve() == b.resolve()
+
+
+def benchmark_source(spec: benchmark_sets.SyntheticSet, root: str | Path | None = None, *, patch_preset: str = "96",
+                     num_workers: int = 0, seed: int = 0) -> MammoDataSource:
+    """A data set of the frozen benchmark (:mod:`custom.mammography.data.synthetic.benchmark`) as a
+    :class:`MammoDataSource`, generated first if needed, its aligned-exam cache kept beside it in the benchmark
+    folder so that every command reuses it."""
+    folder = benchmark_sets.ensure_synthetic_set(spec, root)
+    return MammoDataSource(str(folder), "vindr", cache_dir=str(folder.parent / "cache" / spec.name),
+                           patch_preset_name=patch_preset, seed=seed, num_workers=num_workers)

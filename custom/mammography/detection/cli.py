@@ -9,8 +9,10 @@ from pathlib import Path
 import torch
 
 from custom.clear_errors import ClearError
+from custom.mammography.data.exam_cache import spacing_assumptions
 from custom.mammography.data.files import writable_output
 from custom.mammography.data.presets import patch_preset
+from custom.mammography.data.spacing import assumed_spacing_warning
 from custom.skip_report import SkipReport
 from custom.mammography.detection.bundle import calibration_is_current, trained_encoder
 from custom.mammography.detection.contralateral import find_contralateral
@@ -71,17 +73,19 @@ def bundle_detector(bundle: str | Path, *, patch: str = "96", device: str | None
 
 @dataclass
 class DetectionRun:
-    """What :func:`detect_study` wrote (``summary``: the study's ``detection.json``) and found."""
+    """What :func:`detect_study` wrote (``summary``: the study's ``detection.json``) and found. ``spacing_warning``:
+    the pixel spacing assumed for images that state none, and how to override it (None if no image needed it)."""
 
     summary: Path
     detections: list[ExamDetection]
     single_breast: list[SingleBreastView]
     unreadable: SkipReport
+    spacing_warning: str | None = None
 
 
 def detect_study(bundle: str | Path, inputs: list[ImageInput], study_id: str, out: str | Path, *, patch: str = "96",
                  downsample: float | None = None, registration: str = "mask", device: str | None = None,
-                 amp: bool = True) -> DetectionRun:
+                 amp: bool = True, assumed_pixel_spacing: float | None = None) -> DetectionRun:
     """:func:`heatmap` without the printing: detects on one study's images and writes its outputs to
     ``out/<study_id>/``; also what MONAI Label's heatmap task runs."""
     writable_output(out, folder=True)
@@ -89,14 +93,15 @@ def detect_study(bundle: str | Path, inputs: list[ImageInput], study_id: str, ou
     preset = patch_preset(patch)
     unreadable = SkipReport()
     exams, single_breast = exams_from_images(
-        inputs, study_id, spacing=preset["spacing"], downsample=downsample, registration=registration,
-        report=unreadable,
+        inputs, study_id, spacing=preset["spacing"], downsample=downsample, assumed_spacing=assumed_pixel_spacing,
+        registration=registration, report=unreadable,
     )
     if len(unreadable) == len(inputs):
         raise ValueError(f"none of the {len(inputs)} image(s) of the exam could be read: {unreadable.summary()}")
     detections = [detector.predict_exam(exam) for exam in exams]
     summary = StudyWriter(out)(study_id, detections, single_breast, skipped=unreadable.items)
-    return DetectionRun(summary, detections, single_breast, unreadable)
+    spacing_warning = assumed_spacing_warning(spacing_assumptions([exam.geometry for exam in exams]))
+    return DetectionRun(summary, detections, single_breast, unreadable, spacing_warning)
 
 
 def heatmap(
@@ -110,6 +115,7 @@ def heatmap(
     device: str | None = None,
     amp: bool = True,
     contralateral_in: str | None = None,
+    assumed_pixel_spacing: float | None = None,
 ) -> None:
     """Detects regions where one breast looks unlike the other, on one exam, with a trained bundle.
 
@@ -123,9 +129,11 @@ def heatmap(
 
     Needs ``<bundle>/models/model.pt`` and the detector calibration ``<bundle>/models/detector.json``, which
     the bundle's training (and its inference config) fits and saves. ``patch``: the patch preset the bundle
-    was trained with. ``downsample``: for files without a pixel spacing (PNG, some DICOM), how many times to
-    shrink them. ``device``: default the first GPU if there is one, else the CPU. ``contralateral_in``: with
-    one image in ``--images``, the folder where the other breast of its view is found
+    was trained with. ``assumed_pixel_spacing`` (mm): the spacing of files that state none (CBIS-DDSM, PNG);
+    without it they are read at their archive's (CBIS-DDSM: the DDSM digitisers' 0.0435 mm) and a warning
+    names it. ``downsample``: instead, how many times to shrink such files. ``device``: default the first GPU if
+    there is one, else the CPU. ``contralateral_in``: with one image in ``--images``, the folder where the other
+    breast of its view is found
     (:mod:`custom.mammography.detection.contralateral`; how MONAI Label's app asks for one image of its datastore).
     """
     if (images is None) == (study is None):
@@ -138,7 +146,10 @@ def heatmap(
         inputs.append(ImageInput(find_contralateral(inputs[0].path, folder)))
     study_id = Path(study).name if study is not None else _study_name([item.path for item in inputs])
     run = detect_study(bundle, inputs, study_id, out, patch=patch, downsample=downsample, registration=registration,
-                       device=device, amp=amp)
+                       device=device, amp=amp, assumed_pixel_spacing=assumed_pixel_spacing)
+    if run.spacing_warning:
+        for line in run.spacing_warning.splitlines():
+            print(f"warning: {line}")
     if run.unreadable.items:
         print(f"warning: {run.unreadable.summary()}")
     for view in run.single_breast:

@@ -16,6 +16,7 @@ For one exam (one view, left breast as reference frame, right breast warped onto
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from custom.mammography.detection.candidates import Candidate, extract_candidate
 from custom.mammography.detection.dense import DenseEmbedder, cells_to_pixels, grid_shape, sample_at_cells
 from custom.losses.soft_labels import GMMSoftLabeller
 from custom.atomic_write import atomic_write_json
+
+logger = logging.getLogger(__name__)
 
 SIDES = ("L", "R")  # channel 0 of an exam stack is the left (reference) breast, channel 1 the aligned right one
 CALIBRATION_FORMAT = "mammo-asymmetry-detector"
@@ -121,31 +124,36 @@ class AsymmetryDetector(BaseEstimator):
         """Calibrates on exams (``ExamRecord``-like: ``load()``, ``is_normal_pair``); no lesion label is used.
 
         The GMM is fitted on the asymmetry distances of all exams; the normal-tissue reference on cells of
-        exams whose both breasts are normal.
+        exams whose both breasts are normal. An archive without such exams (CBIS-DDSM lists only breasts with
+        a lesion) gets the reference from the cells of every exam instead, with a warning: lesions cover a
+        small share of the tissue, so the reference is mostly normal tissue still.
         """
         if self.side_temperature <= 0:
             raise ValueError(f"side_temperature must be positive, got {self.side_temperature}")
-        rng = np.random.default_rng(self.seed)
-        distances, normal_cells, used = [], [], 0
+        # one generator per kind of exam: the normal exams' draw stays what it was before the fallback existed
+        rngs = {True: np.random.default_rng(self.seed), False: np.random.default_rng([self.seed, 1])}
+        distances, used = [], 0
+        cells_of: dict[bool, list[np.ndarray]] = {True: [], False: []}
         for exam in exams:
             dense = self._dense(exam.load(), f"exam {exam.key}")
             if not dense.valid.any():
                 continue
             used += 1
             distances.append(dense.distances[:, dense.valid].ravel())
-            if exam.is_normal_pair:
-                cells = dense.embeddings[:, :, dense.valid].transpose(0, 2, 1).reshape(-1, dense.embeddings.shape[1])
-                pick = rng.choice(len(cells), min(len(cells), self.normal_cells_per_exam), replace=False)
-                normal_cells.append(cells[np.sort(pick)])
+            normal = bool(exam.is_normal_pair)
+            cells = dense.embeddings[:, :, dense.valid].transpose(0, 2, 1).reshape(-1, dense.embeddings.shape[1])
+            pick = rngs[normal].choice(len(cells), min(len(cells), self.normal_cells_per_exam), replace=False)
+            cells_of[normal].append(cells[np.sort(pick)])
+        normal_cells = cells_of[True]
         if not distances:
             raise ValueError("no fit exam has any location inside both breasts: nothing to calibrate on")
         if not normal_cells:
-            raise ValueError(
-                f"none of the {used} fit exams has two normal breasts: the normal-tissue reference needs some"
-            )
+            logger.warning("none of the %d fit exams has two normal breasts: the normal-tissue reference is fitted on "
+                           "the tissue of every exam, lesions included", used)
+            normal_cells = cells_of[False]
         distances = np.concatenate(distances)
         if distances.size > self.max_fit_distances:
-            distances = rng.choice(distances, self.max_fit_distances, replace=False)
+            distances = rngs[True].choice(distances, self.max_fit_distances, replace=False)
         self.labeller_ = GMMSoftLabeller().fit(distances)
         self.normal_reference_ = NormalTissueReference.fit(np.concatenate(normal_cells))
         self.n_exams_fit_ = used

@@ -110,7 +110,8 @@ def evaluate_detection_run(bundle: str, out: str, data: str | None = None, datas
 def _held_out_exams(source: MammoDataSource, split: str) -> tuple[list, str]:
     """The exams to detect on and what they are: the benchmark's evaluation set for current synthetic data."""
     from custom.mammography.data.synthetic import SYNTHETIC_VERSION, synthetic_version_of
-    from custom.mammography.data.synthetic.benchmark import EVALUATION_SET, benchmark_source
+    from custom.mammography.data.source import benchmark_source
+    from custom.mammography.data.synthetic.benchmark import EVALUATION_SET
 
     if synthetic_version_of(source.dataset_dir) != SYNTHETIC_VERSION:
         return source.exams_of(split), f"the {split} split"

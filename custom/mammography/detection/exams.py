@@ -96,6 +96,7 @@ def exams_from_images(
     *,
     spacing: float | None = None,
     downsample: float | None = None,
+    assumed_spacing: float | None = None,
     registration: str = "mask",
     report: SkipReport | None = None,
 ) -> tuple[list[AlignedExam], list[SingleBreastView]]:
@@ -104,7 +105,9 @@ def exams_from_images(
     Laterality and view come from the files' tags or names (as ``read_mammogram`` finds them), or from an
     ``ImageInput``. Returns the aligned exams (one per view with both breasts) and the views with a single
     breast, both in view order. With ``report``, an unreadable image is reported there and skipped (its view
-    may then have one breast); without, it raises. Images of different patients are always an error.
+    may then have one breast); without, it raises. Images of different patients are always an error. Images
+    without a pixel spacing are read at ``assumed_spacing`` or their archive's (``read_mammogram``); each side's
+    ``geometry`` says so (:func:`custom.mammography.data.exam_cache.spacing_assumptions`).
     """
     if registration not in REGISTRATION_MODES:
         raise ValueError(f"registration must be one of {REGISTRATION_MODES}, got {registration!r}")
@@ -115,7 +118,7 @@ def exams_from_images(
         item = item if isinstance(item, ImageInput) else ImageInput(Path(item))
         try:
             image, meta = read_mammogram(item.path, spacing=spacing, downsample=downsample,
-                                         laterality=item.laterality, view=item.view)
+                                         assumed_spacing=assumed_spacing, laterality=item.laterality, view=item.view)
         except MammogramReadError as error:
             if report is None:
                 raise

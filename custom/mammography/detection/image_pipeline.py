@@ -16,6 +16,7 @@ Whole studies (every view, both breasts written, calibration fitted when missing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from monai.inferers import Inferer
 from monai.transforms import MapTransform
 from tqdm.auto import tqdm
 
+from custom.mammography.data.exam_cache import spacing_assumptions
 from custom.mammography.data.presets import patch_preset
+from custom.mammography.data.spacing import assumed_spacing_warning
 from custom.skip_report import SkipReport
 from custom.mammography.detection.contralateral import find_contralateral
 from custom.mammography.detection.dense import EncoderDenseEmbedder
@@ -36,6 +39,8 @@ from custom.mammography.detection.exams import ImageInput, exams_from_images
 from custom.mammography.detection.outputs import candidate_to_original, heatmap_to_original
 from custom.training.precision import MixedPrecision
 from custom.atomic_write import atomic_write_json
+
+logger = logging.getLogger(__name__)
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -62,11 +67,13 @@ class LoadContralateralExamd(MapTransform):
     """
 
     def __init__(self, keys: str | Sequence[str] = "image", patch: str = "96", registration: str = "mask",
-                 downsample: float | None = None, exam_key: str = "exam", allow_missing_keys: bool = False):
+                 downsample: float | None = None, exam_key: str = "exam", allow_missing_keys: bool = False,
+                 assumed_pixel_spacing: float | None = None):
         super().__init__(keys, allow_missing_keys)
         self.spacing = patch_preset(patch)["spacing"]
         self.registration = registration
         self.downsample = downsample
+        self.assumed_pixel_spacing = assumed_pixel_spacing
         self.exam_key = exam_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
@@ -78,8 +85,11 @@ class LoadContralateralExamd(MapTransform):
             other = find_contralateral(path, sorted(item for item in path.parent.iterdir() if item.is_file()))
             exams, _ = exams_from_images([ImageInput(path), ImageInput(other)], study_id=path.parent.name,
                                          spacing=self.spacing, downsample=self.downsample,
-                                         registration=self.registration)
+                                         assumed_spacing=self.assumed_pixel_spacing, registration=self.registration)
             (exam,) = exams
+            warning = assumed_spacing_warning(spacing_assumptions([exam.geometry]))
+            if warning:
+                logger.warning("%s: %s", path, warning)
             side = next(side for side in SIDES if Path(exam.geometry[side]["path"]).resolve() == path.resolve())
             geometry = exam.geometry[side]
             height, width = (int(n) for n in geometry["original_shape"])

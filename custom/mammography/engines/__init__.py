@@ -1,8 +1,9 @@
-"""Training engine of the co-trained Siamese networks: iteration, soft labels and their refresh, checkpoints,
-the embedding monitor, pair augmentation. The modality-free pieces it builds on are in ``custom.training``."""
+"""Training engine of the co-trained Siamese networks: iteration, soft labels and their refresh, the embedding
+monitor, pair augmentation. The modality-free pieces it builds on are in ``custom.training``; checkpoints are
+MONAI's ``CheckpointSaver`` and ``CheckpointLoader``."""
 
 from custom.mammography.engines.cotraining import CoTrainingIteration
-from custom.mammography.engines.handlers import SoftLabelRefreshHandler, TrainingCheckpoint
+from custom.mammography.engines.handlers import SoftLabelRefreshHandler
 from custom.mammography.engines.monitor import EmbeddingMonitor
 from custom.mammography.engines.pair_augment import PairAugmentation
 from custom.mammography.engines.soft_label_bank import SoftLabelBank
@@ -13,5 +14,4 @@ __all__ = [
     "PairAugmentation",
     "SoftLabelBank",
     "SoftLabelRefreshHandler",
-    "TrainingCheckpoint",
 ]

@@ -13,11 +13,11 @@ from custom.mammography.engines.soft_label_bank import SoftLabelBank
 class CoTrainingIteration:
     """``iteration_update`` for a MONAI ``SupervisedTrainer`` whose network is a ``CoTrainedSiamesePair``.
 
-    Both networks embed the pair; the trainer's loss (a ``CrossSoftContrastiveLoss``) receives the soft
-    labels derived from each network, so that A learns from B's labels and B from A's. With
-    ``cross=False`` (an ablation) each network learns from its own labels. A non-finite loss stops the run
-    with a message saying where and what to try. An ``augment`` (:class:`PairAugmentation`) transforms both
-    sides of each pair alike before the forward pass.
+    Both networks embed the pair, through the trainer's ``inferer``; the trainer's loss (a
+    ``CrossSoftContrastiveLoss``) receives the soft labels derived from each network, so that A learns from B's
+    labels and B from A's. With ``cross=False`` (an ablation) each network learns from its own labels. A
+    non-finite loss stops the run with a message saying where and what to try. An ``augment``
+    (:class:`PairAugmentation`) transforms both sides of each pair alike before the forward pass.
     """
 
     def __init__(
@@ -41,7 +41,7 @@ class CoTrainingIteration:
         network.train()
         optimizer.zero_grad(set_to_none=True)
         with self.precision.autocast():
-            distances = network(image_a, image_b)
+            distances = engine.inferer(image_a, network, image_b)
         distance_a, distance_b = distances["distance_a"].float(), distances["distance_b"].float()
         if not (torch.isfinite(distance_a).all() and torch.isfinite(distance_b).all()):
             self._stop(engine, "embedding distance")

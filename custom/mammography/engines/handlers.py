@@ -1,4 +1,4 @@
-"""Ignite handlers of the co-training run: soft-label refresh, checkpoints with resume."""
+"""Ignite handler of the co-training run: the soft-label refresh (checkpoints are MONAI's ``CheckpointSaver``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 from ignite.engine import Engine, Events
 
 from custom.mammography.data.pair_dataset import WEAK_NORMAL, ContralateralPairDataset
@@ -15,7 +14,7 @@ from custom.mammography.engines.diagnostics import soft_label_report
 from custom.mammography.engines.embedding import pair_distances
 from custom.mammography.engines.soft_label_bank import SoftLabelBank
 from custom.losses import GMMSoftLabeller
-from custom.training import EpochCheckpoint, MixedPrecision, atomic_write_json
+from custom.training import MixedPrecision, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -176,19 +175,3 @@ class SoftLabelRefreshHandler:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.output_dir / "soft_label_stats.json", self.history)
-
-
-class TrainingCheckpoint(EpochCheckpoint):
-    """The Siamese run's checkpoint: both networks, optimiser, soft labels (``bank``), trainer progress in
-    ``checkpoint.pt``, and the plain ``state_dict`` files ``net_a.pt``, ``net_b.pt`` and ``model.pt`` (the
-    exported encoder, network A), all loadable with ``torch.load(..., weights_only=True)``.
-    """
-
-    def __init__(self, ckpt_dir: str, optimizer: torch.optim.Optimizer, bank: SoftLabelBank,
-                 resume: bool = True, save: bool = True, export: str = "a"):
-        super().__init__(ckpt_dir, optimizer, {"bank": bank}, resume=resume, save=save)
-        self.export = export
-
-    def export_files(self, network: torch.nn.Module) -> dict[str, dict]:
-        return {"net_a.pt": network.net_a.state_dict(), "net_b.pt": network.net_b.state_dict(),
-                "model.pt": network.export_encoder(self.export).state_dict()}

@@ -11,8 +11,8 @@ sets belong to a version besides the training data a run generates for itself:
 
 Both are generated once per version into a benchmark folder (default ``~/.cache/mammo-ssl/benchmark``,
 or ``$MAMMO_SSL_BENCHMARK_DIR``) and reused by ``evaluate``, ``compare``, ``evaluate-detection`` and
-``calibrate``. Their seeds differ from any training seed, and patient ids are drawn per seed, so no
-patient of a training set is in them.
+``calibrate``, through :func:`custom.mammography.data.source.benchmark_source`. Their seeds differ from any
+training seed, and patient ids are drawn per seed, so no patient of a training set is in them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from custom.mammography.data.source import MammoDataSource
 from custom.mammography.data.synthetic.vindr import SYNTHETIC_VERSION, generate_vindr_like
 
 logger = logging.getLogger(__name__)
@@ -105,12 +104,3 @@ def _checked(folder: Path, spec: SyntheticSet) -> Path:
                          f"{' | '.join(lines) or 'nothing'}); move the folder away or choose another benchmark "
                          f"folder (${BENCHMARK_DIR_VARIABLE})")
     return folder
-
-
-def benchmark_source(spec: SyntheticSet, root: str | Path | None = None, *, patch_preset: str = "96",
-                     num_workers: int = 0, seed: int = 0) -> MammoDataSource:
-    """The data set as a :class:`MammoDataSource` (generated first if needed), its aligned-exam cache kept
-    beside it in the benchmark folder so that every command reuses it."""
-    folder = ensure_synthetic_set(spec, root)
-    return MammoDataSource(str(folder), "vindr", cache_dir=str(folder.parent / "cache" / spec.name),
-                           patch_preset_name=patch_preset, seed=seed, num_workers=num_workers)
