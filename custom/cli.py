@@ -106,6 +106,19 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0,
     print(f"results written to {out}")
 
 
+def probe_protocol(encoders: str, batchnorm_data: str, out: str = "probe_protocol", patch_preset: str = "96",
+                   seed: int = 0, n_bootstrap: int = 200, device: str | None = None) -> None:
+    """How far each choice of the linear probe's protocol (fp32 embeddings, batch-norm statistics re-estimated
+    on clean training patches, shrinkage by nested cross-validation) moves each encoder's AUC, on the frozen
+    benchmark's development patients. ``--encoders random,NAME=model.pt,...``; ``--batchnorm_data``: a
+    VinDr-layout data set (e.g. the bundle's ``data/synthetic``) whose train split gives the clean patches.
+    Writes ``protocols.md`` and ``protocols.json`` to ``out``."""
+    from custom.mammography.compare.instrument import parse_encoders, probe_protocols
+
+    probe_protocols(parse_encoders(encoders), batchnorm_data, out, patch_preset=str(patch_preset), seed=seed,
+                    n_bootstrap=n_bootstrap, device=device)
+
+
 def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002
                        split: str = "test", seed: int = 0, device: str | None = None, n_bootstrap: int = 1000) -> None:
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
@@ -209,7 +222,7 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
-            "compare-us": compare_us,
+            "compare-us": compare_us, "probe-protocol": probe_protocol,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
             "export-bundle": export_bundle}
 

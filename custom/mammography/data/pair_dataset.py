@@ -212,6 +212,36 @@ def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float,
     return centres
 
 
+class BreastPatchDataset(Dataset):
+    """Unlabelled patches at random places inside each breast of each exam, neither augmented nor guided.
+
+    What an encoder's batch-norm statistics are re-estimated on before probing
+    (:func:`custom.evaluation.recalibrated_batchnorm`): clean tissue of the training exams, drawn alike for
+    every encoder. Each item: ``image`` (``(1, P, P)``).
+    """
+
+    def __init__(self, data: list[ExamRecord], patch_size: int = 96, per_breast: int = 2, seed: int = 0):
+        if not data:
+            raise ValueError("no exams to cut breast patches from")
+        rng = np.random.default_rng(seed)
+        patches = []
+        for exam in data:
+            stack = exam.load()
+            for channel in range(len(STACK_SIDES)):
+                mask = stack[2 + channel] > 0.5
+                patches += [_cut(stack[channel], y, x, patch_size)
+                            for y, x in _sample_centres(mask, per_breast, patch_size, 0.6, rng)]
+        if not patches:
+            raise ValueError("no breast patch could be cut: no breast mask holds a patch")
+        self.patches = np.stack(patches).astype(np.float16)
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": torch.from_numpy(self.patches[index].astype(np.float32))[None]}
+
+
 class LabelledPatchDataset(Dataset):
     """Single patches for the linear probe: one centred on each finding, and normal-tissue patches.
 

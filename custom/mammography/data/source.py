@@ -12,7 +12,7 @@ import pandas as pd
 
 from custom.mammography.data.exam_cache import ExamRecord, prepare_exams
 from custom.mammography.data.manifest import build_manifest
-from custom.mammography.data.pair_dataset import LabelledPatchDataset
+from custom.mammography.data.pair_dataset import BreastPatchDataset, LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
 from custom.skip_report import SkipReport
 
@@ -129,6 +129,11 @@ class MammoDataSource:
                                       seed=self.seed)
         self.report.extend(evaluation.report)
         return evaluation.exams_of("test")
+
+    def breast_patches(self, splits: tuple[str, ...] = ("train",), per_breast: int = 2) -> BreastPatchDataset:
+        """Clean, unlabelled patches of the ``splits`` exams: what the probe re-estimates batch-norm statistics on."""
+        return BreastPatchDataset([exam for exam in self.exams if exam.split in splits], patch_size=self.patch_size,
+                                  per_breast=per_breast, seed=self.seed)
 
     def labelled_dataset(
         self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2,
