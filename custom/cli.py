@@ -119,6 +119,17 @@ def probe_protocol(encoders: str, batchnorm_data: str, out: str = "probe_protoco
                     n_bootstrap=n_bootstrap, device=device)
 
 
+def label_precision(bundle_root: str, out: str = "label_precision", bundle: str = DEFAULT_BUNDLE,
+                    configs: str = "train.json", **overrides) -> None:
+    """Precision and recall of the top pairs by each frozen label-free score (the untrained networks'
+    max-location distance, the aligned pixel difference, both), per exam and over all pairs, on the training
+    pairs of the run in ``bundle_root`` (as ``--configs`` of ``--bundle`` draw them; further ``--key value``
+    overrides as for the bundle). The annotations only score the labels. Writes ``label_precision.md``/``.json``."""
+    from custom.mammography.compare.label_precision import label_precision as run_label_precision
+
+    run_label_precision(bundle, bundle_root, out, config_files=_names(configs), **overrides)
+
+
 def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002
                        split: str = "test", seed: int = 0, device: str | None = None, n_bootstrap: int = 1000) -> None:
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
@@ -223,6 +234,7 @@ def _names(value) -> tuple[str, ...] | None:
 
 COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
             "compare-us": compare_us, "probe-protocol": probe_protocol,
+            "label-precision": label_precision,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
             "export-bundle": export_bundle}
 

@@ -7,11 +7,13 @@ from custom.training.checkpoint import EpochCheckpoint, restore_progress
 from custom.training.modules import unwrap
 from custom.training.precision import MixedPrecision, cpu_supports_bf16
 from custom.training.progress import ProgressBarHandler
+from custom.training.starting_point import StartingPointDecay
 
 __all__ = [
     "EpochCheckpoint",
     "MixedPrecision",
     "ProgressBarHandler",
+    "StartingPointDecay",
     "atomic_torch_save",
     "atomic_write_bytes",
     "atomic_write_json",

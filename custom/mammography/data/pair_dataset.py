@@ -77,6 +77,10 @@ class ContralateralPairDataset(Dataset):
 
     ``spacing_mm`` (the exams' pixel spacing) sets the subtraction's smoothing in pixels. ``data``: the aligned
     exams (MONAI's name for a dataset's items, which the model zoo's configs expect as ``train#dataset#data``).
+
+    ``fixed_labels``: a callable that, given the drawn pairs (this dataset), returns ``(labels, keep)`` per pair
+    or ``None`` (e.g. :class:`custom.mammography.engines.fixed_labels.FixedPairLabels`): the pairs not kept are
+    dropped, and ``fixed_targets`` holds the kept pairs' labels (``None`` when nothing was fixed).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class ContralateralPairDataset(Dataset):
         sampling: str = "uniform",
         uniform_share: float = 0.25,
         spacing_mm: float = 0.5,
+        fixed_labels=None,
     ):
         if supervision not in SUPERVISION_MODES:
             raise ValueError(f"supervision must be one of {SUPERVISION_MODES}, got {supervision!r}")
@@ -119,6 +124,14 @@ class ContralateralPairDataset(Dataset):
             raise ValueError("no patch pair could be sampled: breast masks do not overlap in any exam")
         self.patches = np.stack(bank).astype(np.float16)
         self.table = np.asarray(rows, dtype=np.int64)
+        self.fixed_targets: np.ndarray | None = None
+        chosen = fixed_labels(self) if fixed_labels is not None else None
+        if chosen is not None:
+            labels, keep = chosen
+            if not keep.any():
+                raise ValueError("the fixed pair labels keep no pair to train on")
+            self.patches, self.table = self.patches[keep], self.table[keep]
+            self.fixed_targets = np.asarray(labels, dtype=np.float32)[keep]
 
     def __len__(self) -> int:
         return len(self.table)

@@ -29,7 +29,7 @@ from custom.mammography.detection.asymmetry import asymmetry_distances
 from custom.mammography.detection.calibration import NormalTissueReference, labeller_from_state, labeller_state
 from custom.mammography.detection.candidates import Candidate, extract_candidates
 from custom.mammography.detection.dense import DenseEmbedder, cells_to_pixels, grid_shape, sample_at_cells
-from custom.losses.soft_labels import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller
 
 SIDES = ("L", "R")  # channel 0 of an exam stack is the left (reference) breast, channel 1 the aligned right one
 CALIBRATION_FORMAT = "mammo-asymmetry-detector"
