@@ -111,6 +111,30 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0,
     print(f"results written to {out}")
 
 
+def probe_protocol(encoders: str, batchnorm_data: str, out: str = "probe_protocol", patch_preset: str = "96",
+                   seed: int = 0, n_bootstrap: int = 200, device: str | None = None) -> None:
+    """How far each choice of the linear probe's protocol (fp32 embeddings, batch-norm statistics re-estimated
+    on clean training patches, shrinkage by nested cross-validation) moves each encoder's AUC, on the frozen
+    benchmark's development patients. ``--encoders random,NAME=model.pt,...``; ``--batchnorm_data``: a
+    VinDr-layout data set (e.g. the bundle's ``data/synthetic``) whose train split gives the clean patches.
+    Writes ``protocols.md`` and ``protocols.json`` to ``out``."""
+    from custom.mammography.compare.instrument import parse_encoders, probe_protocols
+
+    probe_protocols(parse_encoders(encoders), batchnorm_data, out, patch_preset=str(patch_preset), seed=seed,
+                    n_bootstrap=n_bootstrap, device=device)
+
+
+def label_precision(bundle_root: str, out: str = "label_precision", bundle: str = DEFAULT_BUNDLE,
+                    configs: str = "train.json", **overrides) -> None:
+    """Precision and recall of the top pairs by each frozen label-free score (the untrained networks'
+    max-location distance, the aligned pixel difference, both), per exam and over all pairs, on the training
+    pairs of the run in ``bundle_root`` (as ``--configs`` of ``--bundle`` draw them; further ``--key value``
+    overrides as for the bundle). The annotations only score the labels. Writes ``label_precision.md``/``.json``."""
+    from custom.mammography.compare.label_precision import label_precision as run_label_precision
+
+    run_label_precision(bundle, bundle_root, out, config_files=_names(configs), **overrides)
+
+
 def evaluate_detection(bundle: str, out: str = "detection_eval", data: str | None = None, format: str = "vindr",  # noqa: A002
                        split: str = "test", seed: int = 0, device: str | None = None, n_bootstrap: int = 1000) -> None:
     """FROC (sensitivity at 0.25-4 false positives per image) and exam-level AUC, with patient-bootstrap
@@ -254,7 +278,8 @@ def _names(value) -> tuple[str, ...] | None:
 
 
 COMMANDS = {"synth": synth, "synth-us": synth_us, "manifest": manifest, "bench": bench, "compare": compare,
-            "compare-us": compare_us,
+            "compare-us": compare_us, "probe-protocol": probe_protocol,
+            "label-precision": label_precision,
             "evaluate-detection": evaluate_detection, "heatmap": heatmap, "calibrate": calibrate,
             "export-bundle": export_bundle, "pacs-detect": pacs_detect,
             "pacs-demo": pacs_demo}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-CORE = ("custom.networks", "custom.losses", "custom.ssl", "custom.training", "custom.evaluation",
+CORE = ("custom.networks", "custom.losses", "custom.labelling", "custom.ssl", "custom.training", "custom.evaluation",
         "custom.distributed", "custom.bundle_config", "custom.bundle_location", "custom.skip_report",
         "custom.layers", "custom.atomic_write", "custom.clear_errors", "custom.bundle_settings",
         "custom.dataset_identity", "custom.run_folder")

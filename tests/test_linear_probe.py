@@ -221,7 +221,7 @@ def test_embed_patches_freezes_and_restores_mode():
 
 
 def test_evaluate_encoder_writes_the_report(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="custom.evaluation.linear_probe"):
+    with caplog.at_level(logging.WARNING, logger="custom.evaluation.probe_tasks"):
         report = evaluate_encoder(_encoder(), _patches(), tmp_path, batch_size=40, progress=False, n_bootstrap=200)
     assert report["tasks"]["abnormal"]["value"] > 0.95
     assert report["tasks"]["abnormal"]["n_patients"] == 24

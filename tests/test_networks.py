@@ -94,8 +94,12 @@ def test_cotrained_pair_independent_deterministic_networks(images):
     assert not torch.equal(weight_a, weight_b)
     assert torch.equal(weight_a, same_seed_as_a.backbone.conv1.weight)
     out = pair(images, images.roll(1, 0))
-    assert set(out) == {"distance_a", "distance_b", "mismatch_distance_a", "mismatch_distance_b"}
+    assert set(out) == {"distance_a", "distance_b", "mismatch_distance_a", "mismatch_distance_b", "features_a",
+                        "features_b"}
     assert out["distance_a"].shape == out["distance_b"].shape == out["mismatch_distance_a"].shape == (3,)
+    assert out["features_a"].shape == out["features_b"].shape == (6, 512)  # both sides of the 3 pairs
+    with torch.no_grad():  # the pooled distance is that of the encoder's own embeddings
+        assert torch.allclose(pair.net_a.distance(images, images.roll(1, 0)), out["distance_a"], atol=1e-6)
     pair.eval()
     with torch.no_grad():
         same = pair(images, images)  # each pair identical; the mismatched ones pair different images

@@ -52,7 +52,7 @@ def test_the_documented_entry_points_import_from_the_package():
 
 
 def test_every_exported_name_imports():
-    for package in ("custom.mammography.data", "custom.mammography.detection", "custom.networks", "custom.losses", "custom.mammography.engines",
+    for package in ("custom.mammography.data", "custom.mammography.detection", "custom.networks", "custom.losses", "custom.labelling", "custom.mammography.engines",
                     "custom.ssl", "custom.evaluation"):
         module = importlib.import_module(package)
         for name in getattr(module, "__all__", []):

@@ -10,7 +10,7 @@ import pytest
 
 from custom.mammography.engines import SoftLabelBank, SoftLabelRefreshHandler
 from custom.mammography.engines import handlers
-from custom.mammography.engines.handlers import standardise_within
+from custom.mammography.engines.pair_scores import standardise_within
 from custom.training.precision import MixedPrecision
 
 

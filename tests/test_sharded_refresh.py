@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from custom.mammography.engines.embedding import pair_distances
 from custom.training.precision import MixedPrecision
-from custom.losses import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller
 from custom.networks import CoTrainedSiamesePair
 
 PAIRS = 13  # not a multiple of the two ranks: the shards differ in size

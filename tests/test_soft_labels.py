@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 
-from custom.losses import GMMSoftLabeller, weak_label_targets
+from custom.labelling import GMMSoftLabeller, weak_label_targets
 
 LOW, HIGH = (1.0, 0.1), (3.0, 0.3)  # (mean, std) of "same" and "different" pair distances
 
@@ -104,7 +104,7 @@ def test_input_errors(distances):
 
 
 def _fit_with_warning(caplog, values, match):
-    with caplog.at_level(logging.WARNING, logger="custom.losses.soft_labels"):
+    with caplog.at_level(logging.WARNING, logger="custom.labelling.gmm"):
         labeller = GMMSoftLabeller().fit(np.asarray(values, dtype=float))
     assert labeller.fallback_ is not None and match in labeller.fallback_
     assert any(match in record.getMessage() for record in caplog.records)
@@ -142,7 +142,7 @@ def test_vanishing_component_weight_falls_back(caplog):
 
 def test_non_finite_values_are_dropped_with_a_warning(caplog, distances):
     noisy = np.r_[distances, [np.nan, np.inf]]
-    with caplog.at_level(logging.WARNING, logger="custom.losses.soft_labels"):
+    with caplog.at_level(logging.WARNING, logger="custom.labelling.gmm"):
         labeller = GMMSoftLabeller().fit(noisy)
         proba = labeller.predict_proba(noisy)
     assert labeller.fallback_ is None and labeller.n_samples_fit_ == distances.size

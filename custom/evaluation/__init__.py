@@ -16,10 +16,13 @@ from .froc import (
     write_detection_report,
 )
 from .froc_plots import plot_froc
-from .linear_probe import TASKS, LinearProbe, ProbeResult, embed_patches, evaluate_encoder, run_probe_tasks
+from .batchnorm import recalibrated_batchnorm
+from .embedding import embed_patches
+from .probe import SHRINKAGE_GRID, LinearProbe, ProbeResult
+from .probe_tasks import TASKS, evaluate_encoder, run_probe_tasks
 from .metrics import MetricResult, macro_roc_auc, roc_auc
 from .plots import plot_roc, plot_roc_comparison
-from .probe_bootstrap import paired_auc_difference
+from .paired import paired_auc_difference
 from .probe_evaluator import LinearProbeEvaluator
 from .segmentation_report import SegmentationReport
 from .segmentation import (
@@ -47,6 +50,7 @@ __all__ = [
     "plot_froc",
     "TASKS",
     "LinearProbe",
+    "SHRINKAGE_GRID",
     "LinearProbeEvaluator",
     "MetricResult",
     "ProbeResult",
@@ -55,6 +59,7 @@ __all__ = [
     "macro_roc_auc",
     "paired_auc_difference",
     "plot_roc",
+    "recalibrated_batchnorm",
     "plot_roc_comparison",
     "roc_auc",
     "run_probe_tasks",

@@ -22,19 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .lda import ClassMoments, discriminant, posteriors
-from .metrics import MetricResult, normal_interval, within_fold_auc
-
-if TYPE_CHECKING:
-    from .linear_probe import ProbeResult
+from .metrics import within_fold_auc
 
 # give up when more than this many resamples per requested replicate lack a class or a fold's training class
 _MAX_DRAWS_PER_REPLICATE = 20
@@ -46,7 +41,8 @@ class RefitBootstrap:
 
     ``oof_proba`` (n, C) and ``folds`` (n,) are those of the original data; ``replicates`` (B,) the AUCs of
     the resampled cross-validations; ``plan`` fingerprints what fixes the resamples (labels, patients, seed,
-    folds, replicate count): equal plans mean paired replicates.
+    folds, replicate count): equal plans mean paired replicates. ``shrinkage``: what each fold of the original
+    data was fitted with.
     """
 
     value: float
@@ -54,6 +50,7 @@ class RefitBootstrap:
     folds: np.ndarray
     replicates: np.ndarray
     plan: str
+    shrinkage: tuple[float, ...]
 
 
 class SingleClassFold(ValueError):
@@ -87,8 +84,10 @@ def _auc(codes: np.ndarray, proba: np.ndarray, folds: np.ndarray, weights: np.nd
     return float(np.mean([within_fold_auc(codes == c, proba[:, c], folds, weights) for c in classes]))
 
 
-def _cross_validate(features, codes, n_classes, weights, folds, shrinkage) -> np.ndarray:
-    """Out-of-fold posteriors of the rows with positive weight (other rows stay 0).
+def _cross_validate(features, codes, n_classes, weights, folds, shrinkage) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Out-of-fold posteriors of the rows with positive weight (other rows stay 0), and the shrinkage each
+    fold's model was fitted with: ``shrinkage`` itself, or for a grid (a tuple) the value chosen by
+    cross-validating that fold's training part on its own folds, the other outer folds (nested).
 
     Raises:
         SingleClassFold: a fold's training part holds fewer than two classes.
@@ -97,12 +96,53 @@ def _cross_validate(features, codes, n_classes, weights, folds, shrinkage) -> np
     parts = {k: np.flatnonzero((folds == k) & (weights > 0)) for k in np.unique(folds[weights > 0])}
     moments = {k: ClassMoments.of(features[rows], codes[rows], n_classes, weights[rows]) for k, rows in parts.items()}
     total = sum(moments.values(), start=ClassMoments(0.0, 0.0, 0.0))
+    chosen = []
     for k, rows in parts.items():
         training = total - moments[k]
         if training.present.sum() < 2:
             raise SingleClassFold(f"fold {k}: the training part holds only classes {np.flatnonzero(training.present).tolist()}")
-        proba[rows] = posteriors(features[rows], *discriminant(training, shrinkage))
-    return proba
+        value = shrinkage
+        if isinstance(shrinkage, tuple):
+            inner = {j: part for j, part in parts.items() if j != k}
+            value = _best_shrinkage(features, codes, weights, folds, inner, moments, training, shrinkage)
+        proba[rows] = posteriors(features[rows], *discriminant(training, value))
+        chosen.append(value)
+    return proba, tuple(chosen)
+
+
+def _best_shrinkage(features, codes, weights, folds, inner_parts, moments, training, grid) -> float:
+    """The value of ``grid`` whose probe, fitted on ``training`` minus each fold of ``inner_parts`` (fold to rows)
+    and scored on that fold, has the highest within-fold AUC; ties go to the larger shrinkage (the simpler
+    model), and so does a training part too small to tell."""
+    candidates = sorted(grid, reverse=True)
+    proba = np.zeros((len(candidates), codes.size, training.weight.size))
+    scored = np.zeros(codes.size, dtype=bool)
+    for k, rows in inner_parts.items():
+        inner = training - moments[k]
+        if inner.present.sum() < 2:
+            continue
+        for i, value in enumerate(candidates):
+            proba[i, rows] = posteriors(features[rows], *discriminant(inner, value))
+        scored[rows] = True
+    inner_weights = np.where(scored, weights, 0.0)
+    classes = np.flatnonzero(training.present)
+    aucs = np.array([_auc(codes, p, folds, inner_weights, classes) for p in proba])
+    return candidates[int(np.nanargmax(aucs))] if np.isfinite(aucs).any() else candidates[0]
+
+
+def choose_shrinkage(features, codes, patients, grid, *, n_splits: int = 5, seed: int = 0) -> float:
+    """The value of ``grid`` with the best within-fold AUC of a ``n_splits``-fold cross-validation grouped by
+    patient on ``features`` (n, D), class indices ``codes`` and patient indices ``patients`` (both (n,))."""
+    features = np.asarray(features, dtype=np.float64)
+    codes, patients = np.asarray(codes).ravel(), np.asarray(patients).ravel()
+    n_classes = int(codes.max()) + 1
+    class_counts = np.zeros((int(patients.max()) + 1, n_classes))
+    np.add.at(class_counts, (patients, codes), 1.0)
+    folds = patient_folds(class_counts, n_splits, np.random.default_rng(seed))[patients]
+    parts = {k: np.flatnonzero(folds == k) for k in np.unique(folds)}
+    moments = {k: ClassMoments.of(features[rows], codes[rows], n_classes) for k, rows in parts.items()}
+    total = sum(moments.values(), start=ClassMoments(0.0, 0.0, 0.0))
+    return _best_shrinkage(features, codes, np.ones(codes.size), folds, parts, moments, total, tuple(grid))
 
 
 def _plan(codes, patients, seed, n_splits, n_bootstrap) -> str:
@@ -117,7 +157,7 @@ def refit_bootstrap(
     codes,
     patients,
     *,
-    shrinkage: float,
+    shrinkage: float | tuple[float, ...],
     n_splits: int = 5,
     seed: int = 0,
     n_bootstrap: int = 200,
@@ -158,7 +198,7 @@ def _refit_bootstrap(features, codes, patients, shrinkage, n_splits, seed, n_boo
 
     folds = patient_folds(class_counts, n_splits, rng)[patients]
     ones = np.ones(codes.size)
-    oof_proba = _cross_validate(features, codes, n_classes, ones, folds, shrinkage)
+    oof_proba, chosen = _cross_validate(features, codes, n_classes, ones, folds, shrinkage)
     value = _auc(codes, oof_proba, folds, ones, classes)
     if np.isnan(value):
         raise SingleClassFold("no fold holds both a class and another class in its test part")
@@ -167,12 +207,13 @@ def _refit_bootstrap(features, codes, patients, shrinkage, n_splits, seed, n_boo
 
     def replicate(resample: tuple[np.ndarray, np.ndarray]) -> float:
         weights, replicate_folds = resample
-        proba = _cross_validate(features, codes, n_classes, weights, replicate_folds, shrinkage)
+        proba, _ = _cross_validate(features, codes, n_classes, weights, replicate_folds, shrinkage)
         return _auc(codes, proba, replicate_folds, weights, classes)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         replicates = np.fromiter(pool.map(replicate, resamples), dtype=np.float64, count=len(resamples))
-    return RefitBootstrap(value, oof_proba, folds, replicates, _plan(codes, patients, seed, n_splits, n_bootstrap))
+    return RefitBootstrap(value, oof_proba, folds, replicates, _plan(codes, patients, seed, n_splits, n_bootstrap),
+                          chosen)
 
 
 def _resamples(codes, patients, class_counts, n_splits, n_bootstrap, rng) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -219,71 +260,3 @@ def _folds_trainable(codes, n_classes, weights, folds) -> bool:
     training = class_weight.sum(axis=0) - class_weight
     present = training > 1e-9 * np.maximum(training.sum(axis=1, keepdims=True), 1.0)
     return bool((present.sum(axis=1) >= 2).all())
-
-
-def paired_auc_difference(a: ProbeResult, b: ProbeResult, confidence: float = 0.95) -> MetricResult:
-    """AUC of probe ``a`` minus that of probe ``b``, with a paired refit-bootstrap interval.
-
-    ``a`` and ``b``: :class:`~.linear_probe.ProbeResult` of two encoders on the same patches, patients and
-    resampling settings (``plan``). Replicate ``r`` of both then refits both probes on the same resampled
-    patients and folds, so the variation the two share (which patients happen to be drawn) cancels in the
-    replicate differences, and their spread is that of the difference itself.
-
-    Raises:
-        ValueError: the two were not computed on the same patches, patients and resampling settings.
-    """
-    if a.plan != b.plan:
-        raise ValueError(
-            "paired AUC difference: the two probes were not run on the same patches, labels, patients, seed, "
-            "folds and replicate count, so their bootstrap replicates are not paired"
-        )
-    return normal_interval(a.metric.value - b.metric.value, a.replicates - b.replicates, confidence,
-                           len(a.oof_proba), bounds=(-1.0, 1.0))
-
-
-# table columns of :meth:`PairedDifferences.columns`
-DIFFERENCE_COLUMNS = tuple(
-    f"{prefix}{kind}" for kind in ("reference", "best_other") for prefix in ("", "diff_", "diff_ci_low_", "diff_ci_high_")
-)
-
-
-@dataclass(frozen=True)
-class PairedDifferences:
-    """One model's AUC minus a reference model's and minus the best other model's, with paired intervals
-    (``None`` where there is no such model)."""
-
-    reference: str | None
-    to_reference: MetricResult | None
-    best_other: str | None
-    to_best_other: MetricResult | None
-
-    def columns(self) -> dict:
-        """Table columns (:data:`DIFFERENCE_COLUMNS`): the other model's name, this model's AUC minus that
-        one's and its CI, for the reference and for the best other model; absent where there is none."""
-        columns = {}
-        for kind, other, difference in (("reference", self.reference, self.to_reference),
-                                        ("best_other", self.best_other, self.to_best_other)):
-            if difference is not None:
-                columns.update({kind: other, f"diff_{kind}": difference.value,
-                                f"diff_ci_low_{kind}": difference.ci_low, f"diff_ci_high_{kind}": difference.ci_high})
-        return columns
-
-
-def paired_differences(
-    results: Mapping[str, ProbeResult], reference: str | None = None, confidence: float = 0.95
-) -> dict[str, PairedDifferences]:
-    """For every model in ``results`` (name to :class:`~.linear_probe.ProbeResult`, all on the same patches
-    and resampling settings): its :func:`paired_auc_difference` to ``reference`` (when that is another model
-    in ``results``) and to the best other model (highest AUC among the rest)."""
-    differences = {}
-    for name, result in results.items():
-        others = {other: r for other, r in results.items() if other != name}
-        best = max(others, key=lambda other: others[other].metric.value) if others else None
-        has_reference = reference in others
-        differences[name] = PairedDifferences(
-            reference if has_reference else None,
-            paired_auc_difference(result, others[reference], confidence) if has_reference else None,
-            best,
-            paired_auc_difference(result, others[best], confidence) if best is not None else None,
-        )
-    return differences

@@ -17,18 +17,12 @@ from monai.utils import IgniteInfo, min_version, optional_import
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .linear_probe import (
-    N_BOOTSTRAP,
-    TASKS,
-    EmbeddingTable,
-    LinearProbe,
-    batch_labels,
-    embed_batch,
-    frozen,
-    probe_tasks,
-)
+from .batchnorm import recalibrated_batchnorm
+from .embedding import EmbeddingTable, batch_labels, embed_batch, frozen
+from .paired import DIFFERENCE_COLUMNS, paired_differences
 from .plots import plot_roc_comparison
-from .probe_bootstrap import DIFFERENCE_COLUMNS, paired_differences
+from .probe import N_BOOTSTRAP, LinearProbe
+from .probe_tasks import TASKS, probe_tasks
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
@@ -53,7 +47,7 @@ class LinearProbeEvaluator(Evaluator):
     Each iteration embeds the batch (a dict with ``"image"`` ``(B, 1, P, P)``, ``"patient_id"`` and the labels
     ``"abnormal"``, ``"birads"``, ``"malignant"``, as :class:`custom.mammography.data.pair_dataset.LabelledPatchDataset`
     yields) with every encoder in eval mode without gradients, and keeps embeddings and labels on the CPU. At
-    the end of the (single) epoch, :func:`~.linear_probe.run_probe_tasks` runs per encoder, with
+    the end of the (single) epoch, :func:`~.probe_tasks.run_probe_tasks` runs per encoder, with
     patient-grouped folds and patient-level bootstrap CIs that refit the probe on every resample, and writes:
 
     - ``output_dir/<encoder>/``: ``metrics.json``, ``metrics.csv``, ``roc_<task>.png`` of that encoder
@@ -98,11 +92,15 @@ class LinearProbeEvaluator(Evaluator):
             ``torch.autocast(device.type, dtype)``. With ``amp=True`` and no ``autocast_dtype``, the dtype is
             ``amp_kwargs["dtype"]`` if given, else float16 on CUDA and bfloat16 elsewhere.
         channels_last: pass the images in channels-last memory format.
+        batchnorm_images: when given (an iterable of dict batches with ``"image"``, e.g. a ``DataLoader`` of clean,
+            unlabelled training patches), every encoder is probed with its batch-norm statistics re-estimated on
+            these images (:func:`~.batchnorm.recalibrated_batchnorm`, on a copy, at the start of every run),
+            rather than with the running statistics it carries.
         val_handlers: Ignite handlers with ``attach``, e.g. ``StatsHandler``, ``CheckpointSaver``.
         key_metric_name: name of the key metric in ``engine.state.metrics``.
         reference: the encoder every other one is compared with pairwise (ignored when not among ``encoders``).
         tasks, confidence, min_samples_per_class, min_patients_per_class, probe: passed to
-            :func:`~.linear_probe.run_probe_tasks`; ``tasks`` must contain ``"abnormal"``.
+            :func:`~.probe_tasks.run_probe_tasks`; ``tasks`` must contain ``"abnormal"``.
         epoch_length, non_blocking, prepare_batch, iteration_update, metric_cmp_fn, amp, amp_kwargs,
             event_names, event_to_attr, decollate, to_kwargs: as in :class:`monai.engines.Evaluator`;
             ``prepare_batch``'s first returned item is the image batch.
@@ -120,6 +118,7 @@ class LinearProbeEvaluator(Evaluator):
         autocast_dtype: torch.dtype | str | None = None,
         channels_last: bool = False,
         val_handlers: Sequence | None = None,
+        batchnorm_images: Iterable | None = None,
         key_metric_name: str = "probe_auc_abnormal",
         *,
         reference: str | None = "random_init",
@@ -178,6 +177,8 @@ class LinearProbeEvaluator(Evaluator):
             default = torch.float16 if self.state.device.type == "cuda" else torch.bfloat16
             autocast_dtype = _dtype(self.amp_kwargs.get("dtype", default))
         self.encoders = encoders
+        self.batchnorm_images = batchnorm_images
+        self._probed = encoders
         self.output_dir = Path(output_dir)
         self.autocast_dtype = autocast_dtype
         self.channels_last = channels_last
@@ -204,6 +205,12 @@ class LinearProbeEvaluator(Evaluator):
 
     def _reset(self, engine: LinearProbeEvaluator) -> None:
         self._table = EmbeddingTable()
+        if self.batchnorm_images is not None:
+            self._probed = {
+                name: recalibrated_batchnorm(encoder, self.batchnorm_images, device=self.state.device,
+                                             autocast_dtype=self.autocast_dtype, channels_last=self.channels_last)
+                for name, encoder in self.encoders.items()
+            }
 
     def _iteration(self, engine: LinearProbeEvaluator, batchdata: Mapping[str, Any]) -> dict:
         """Embed one batch with every encoder; returns (and puts in ``engine.state.output``) the embeddings
@@ -218,8 +225,8 @@ class LinearProbeEvaluator(Evaluator):
         prepared = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
         image = prepared[0] if isinstance(prepared, (tuple, list)) else prepared
         embeddings = {}
-        with frozen(*engine.encoders.values()):
-            for name, encoder in engine.encoders.items():
+        with frozen(*engine._probed.values()):
+            for name, encoder in engine._probed.items():
                 embeddings[name] = embed_batch(
                     encoder,
                     image,

@@ -1,6 +1,7 @@
-"""Soft contrastive losses and the GMM soft labeller that produces their labels."""
+"""Losses: the soft contrastive loss of contralateral pairs (and its cross form), and the anti-collapse
+regularisers. The GMM soft labeller that produces the pairs' labels is an estimator, in ``custom.labelling``."""
 
+from .regularisers import VarianceCovarianceLoss
 from .soft_contrastive import CrossSoftContrastiveLoss, SoftContrastiveLoss
-from .soft_labels import GMMSoftLabeller, weak_label_targets
 
-__all__ = ["CrossSoftContrastiveLoss", "GMMSoftLabeller", "SoftContrastiveLoss", "weak_label_targets"]
+__all__ = ["CrossSoftContrastiveLoss", "SoftContrastiveLoss", "VarianceCovarianceLoss"]

@@ -101,6 +101,8 @@ class CrossSoftContrastiveLoss(_Loss):
         soft_label_b: torch.Tensor,
         mismatch_distance_a: torch.Tensor | None = None,
         mismatch_distance_b: torch.Tensor | None = None,
+        weight_a: torch.Tensor | None = None,
+        weight_b: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """
         Args:
@@ -110,12 +112,32 @@ class CrossSoftContrastiveLoss(_Loss):
             soft_label_b: ``(B,)`` soft labels derived from network B (they supervise A).
             mismatch_distance_a, mismatch_distance_b: ``(B,)`` distances of non-corresponding pairs; needed
                 when ``mismatch_weight > 0``.
+            weight_a, weight_b: ``(B,)`` non-negative weights of each pair in network A's and B's term (e.g. the
+                pairs co-teaching keeps for each); the term is then the weighted mean (with reduction "mean"),
+                the weighted sum ("sum") or the weighted per-pair losses ("none").
         """
-        loss = self.loss(distance_a, soft_label_b) + self.loss(distance_b, soft_label_a)
+        if weight_a is None and weight_b is None:
+            loss = self.loss(distance_a, soft_label_b) + self.loss(distance_b, soft_label_a)
+        else:
+            loss = self._weighted(distance_a, soft_label_b, weight_a) + self._weighted(distance_b, soft_label_a, weight_b)
         if self.mismatch_weight == 0:
             return loss
         if mismatch_distance_a is None or mismatch_distance_b is None:
             raise ValueError("mismatch_weight > 0 needs the distances of non-corresponding pairs")
         different = torch.ones_like(mismatch_distance_a)
+        # non-corresponding pairs are different by construction: never down-weighted
         return loss + self.mismatch_weight * (
             self.loss(mismatch_distance_a, different) + self.loss(mismatch_distance_b, different))
+
+    def _weighted(self, distance: torch.Tensor, soft_label: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+        per_pair = SoftContrastiveLoss(self.loss.margin, reduction="none")(distance, soft_label)
+        if weight is None:
+            weight = torch.ones_like(per_pair)
+        weight = torch.as_tensor(weight, dtype=per_pair.dtype, device=per_pair.device)
+        if weight.shape != per_pair.shape or bool((weight < 0).any()):
+            raise ValueError(f"pair weights must be {tuple(per_pair.shape)} non-negative values, got {tuple(weight.shape)}")
+        if self.reduction == LossReduction.MEAN.value:
+            return (weight * per_pair).sum() / weight.sum().clamp_min(1e-12)
+        if self.reduction == LossReduction.SUM.value:
+            return (weight * per_pair).sum()
+        return weight * per_pair

@@ -86,13 +86,21 @@ class SiameseEncoder(nn.Module):
         return torch.flatten(self.backbone.avgpool(self.feature_map(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.projection(self.features(x))
+        return self.embed(self.features(x))
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """The embedding of pooled backbone ``features`` ``(B, 512)``: projection head, then normalisation."""
+        z = self.projection(features)
         return F.normalize(z, dim=1) if self.normalize else z
 
     def location_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """One embedding per feature-map location, ``(B, L, D)``: the projection head and normalisation
         applied to each location's backbone vector instead of the pooled one."""
-        z = self.projection(self.feature_map(x).flatten(2).transpose(1, 2))
+        return self.location_embeddings_of(self.feature_map(x))
+
+    def location_embeddings_of(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """:meth:`location_embeddings` of an already computed ``feature_map`` ``(B, 512, h, w)``."""
+        z = self.projection(feature_map.flatten(2).transpose(1, 2))
         return F.normalize(z, dim=2) if self.normalize else z
 
     def pair_embeddings(self, image_a: torch.Tensor, image_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,18 +181,25 @@ class CoTrainedSiamesePair(nn.Module):
         self.net_b = seeded_encoder(seeds[1], **encoder_kwargs)
 
     def forward(self, image_a: torch.Tensor, image_b: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each network's distance for every pair, ``"distance_a"`` and ``"distance_b"`` ``(B,)``, and for
+        """Each network's distance for every pair, ``"distance_a"`` and ``"distance_b"`` ``(B,)``; for
         non-corresponding pairs, ``"mismatch_distance_a"`` / ``"mismatch_distance_b"`` ``(B,)``: side A of pair
-        ``i`` against side B of pair ``i + 1`` (cyclically), different tissue by construction, at no extra cost.
+        ``i`` against side B of pair ``i + 1`` (cyclically), different tissue by construction, at no extra cost;
+        and ``"features_a"`` / ``"features_b"`` ``(2B, 512)``, each network's pooled backbone features of both
+        sides (for an anti-collapse term on the features).
         """
+        if image_a.shape != image_b.shape:
+            raise ValueError(f"pair sides differ in shape: {tuple(image_a.shape)} vs {tuple(image_b.shape)}")
+        both = torch.cat([image_a, image_b], dim=0)  # one batch, so batch norm normalises both breasts alike
         out = {}
         for name, net in (("a", self.net_a), ("b", self.net_b)):
+            feature_map = net.feature_map(both)
+            out[f"features_{name}"] = torch.flatten(net.backbone.avgpool(feature_map), 1)
             if self.distance == "pooled":
-                za, zb = net.pair_embeddings(image_a, image_b)
+                za, zb = net.embed(out[f"features_{name}"]).chunk(2, dim=0)
                 out[f"distance_{name}"] = pair_distance(za, zb)
                 out[f"mismatch_distance_{name}"] = pair_distance(za, torch.roll(zb, 1, dims=0))
             else:
-                za, zb = net.location_embeddings(torch.cat([image_a, image_b], dim=0)).chunk(2, dim=0)
+                za, zb = net.location_embeddings_of(feature_map).chunk(2, dim=0)
                 out[f"distance_{name}"] = _max_location_distance(za, zb)
                 out[f"mismatch_distance_{name}"] = _max_location_distance(za, torch.roll(zb, 1, dims=0))
         return out

@@ -7,10 +7,12 @@ from custom.training.checkpoint import TrainerProgress, checkpoint_to_resume
 from custom.training.modules import unwrap
 from custom.training.precision import MixedPrecision, cpu_supports_bf16
 from custom.training.progress import ProgressBarHandler
+from custom.training.starting_point import StartingPointDecay
 
 __all__ = [
     "MixedPrecision",
     "ProgressBarHandler",
+    "StartingPointDecay",
     "TrainerProgress",
     "atomic_torch_save",
     "atomic_write_bytes",

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from custom.evaluation.linear_probe import N_BOOTSTRAP, LinearProbe
+from custom.evaluation.probe import N_BOOTSTRAP, LinearProbe
 
 
 def clustered_patches(seed: int, n_patients: int, n_lesions: int, controls_per_lesion: int, dim: int,

@@ -19,7 +19,7 @@ from monai.bundle import ConfigWorkflow
 
 from custom.mammography.bench.memory import peak_memory_mib
 from custom.bundle_location import DEFAULT_BUNDLE, bundle_folder
-from custom.losses import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller
 
 
 def _ceiling_pairs_per_s(network, loss_function, optimizer, precision, batch_size: int, patch: int, steps: int) -> float:

@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from custom.evaluation.probe_bootstrap import DIFFERENCE_COLUMNS
+from custom.evaluation.paired import DIFFERENCE_COLUMNS
 
 TABLE_COLUMNS = ("method", "patch_preset", "task", "metric", "value", "ci_low", "ci_high", "n", "n_patients",
                  "pretrain_seconds", *DIFFERENCE_COLUMNS)

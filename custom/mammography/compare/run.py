@@ -19,9 +19,10 @@ from custom.mammography.compare.report import (
 )
 from custom.mammography.data.source import MammoDataSource
 from custom.training.precision import MixedPrecision
-from custom.evaluation.linear_probe import TASKS, embed_patches, probe_tasks
+from custom.evaluation.embedding import embed_patches
+from custom.evaluation.paired import paired_auc_difference, paired_differences
 from custom.evaluation.plots import plot_roc_comparison
-from custom.evaluation.probe_bootstrap import paired_auc_difference, paired_differences
+from custom.evaluation.probe_tasks import TASKS, probe_tasks
 from custom.atomic_write import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     normal tissue of normal exams and against the matched contralateral place (``abnormal_matched``). Every method
     gets the same patches, seed, epochs, batch size and learning rate, and embeds the probe patches with the
     same mixed precision as it pretrained with (``amp``). Finished methods are not trained
-    again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.linear_probe.probe_tasks`
+    again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.probe_tasks.probe_tasks`
     (e.g. ``min_samples_per_class`` for a tiny data set). ``bundle``: the bundle whose configs train the
     Siamese variants (``train.json``) and the self-supervised baselines (``train_ssl.json`` and
     ``train_<method>.json`` on top).

@@ -77,6 +77,10 @@ class ContralateralPairDataset(Dataset):
 
     ``spacing_mm`` (the exams' pixel spacing) sets the subtraction's smoothing in pixels. ``data``: the aligned
     exams (MONAI's name for a dataset's items, which the model zoo's configs expect as ``train#dataset#data``).
+
+    ``fixed_labels``: a callable that, given the drawn pairs (this dataset), returns ``(labels, keep)`` per pair
+    or ``None`` (e.g. :class:`custom.mammography.engines.fixed_labels.FixedPairLabels`): the pairs not kept are
+    dropped, and ``fixed_targets`` holds the kept pairs' labels (``None`` when nothing was fixed).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class ContralateralPairDataset(Dataset):
         sampling: str = "uniform",
         uniform_share: float = 0.25,
         spacing_mm: float = 0.5,
+        fixed_labels=None,
     ):
         if supervision not in SUPERVISION_MODES:
             raise ValueError(f"supervision must be one of {SUPERVISION_MODES}, got {supervision!r}")
@@ -119,6 +124,14 @@ class ContralateralPairDataset(Dataset):
             raise ValueError("no patch pair could be sampled: breast masks do not overlap in any exam")
         self.patches = np.stack(bank).astype(np.float16)
         self.table = np.asarray(rows, dtype=np.int64)
+        self.fixed_targets: np.ndarray | None = None
+        chosen = fixed_labels(self) if fixed_labels is not None else None
+        if chosen is not None:
+            labels, keep = chosen
+            if not keep.any():
+                raise ValueError("the fixed pair labels keep no pair to train on")
+            self.patches, self.table = self.patches[keep], self.table[keep]
+            self.fixed_targets = np.asarray(labels, dtype=np.float32)[keep]
 
     def __len__(self) -> int:
         return len(self.table)
@@ -210,6 +223,36 @@ def _sample_centres(mask: np.ndarray, count: int, size: int, min_overlap: float,
         if _cut(mask.astype(np.float32), y, x, size).mean() >= min_overlap:
             centres.append((y, x))
     return centres
+
+
+class BreastPatchDataset(Dataset):
+    """Unlabelled patches at random places inside each breast of each exam, neither augmented nor guided.
+
+    What an encoder's batch-norm statistics are re-estimated on before probing
+    (:func:`custom.evaluation.recalibrated_batchnorm`): clean tissue of the training exams, drawn alike for
+    every encoder. Each item: ``image`` (``(1, P, P)``).
+    """
+
+    def __init__(self, data: list[ExamRecord], patch_size: int = 96, per_breast: int = 2, seed: int = 0):
+        if not data:
+            raise ValueError("no exams to cut breast patches from")
+        rng = np.random.default_rng(seed)
+        patches = []
+        for exam in data:
+            stack = exam.load()
+            for channel in range(len(STACK_SIDES)):
+                mask = stack[2 + channel] > 0.5
+                patches += [_cut(stack[channel], y, x, patch_size)
+                            for y, x in _sample_centres(mask, per_breast, patch_size, 0.6, rng)]
+        if not patches:
+            raise ValueError("no breast patch could be cut: no breast mask holds a patch")
+        self.patches = np.stack(patches).astype(np.float16)
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": torch.from_numpy(self.patches[index].astype(np.float32))[None]}
 
 
 class LabelledPatchDataset(Dataset):

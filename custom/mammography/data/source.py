@@ -16,7 +16,7 @@ from custom.dataset_identity import DataSetIdentity, identify_data_set
 from custom.distributed import gather_to_all, is_main_process, rank_and_world_size
 from custom.mammography.data.exam_cache import ExamRecord, prepare_exams, spacing_assumptions
 from custom.mammography.data.manifest import build_manifest
-from custom.mammography.data.pair_dataset import LabelledPatchDataset
+from custom.mammography.data.pair_dataset import BreastPatchDataset, LabelledPatchDataset
 from custom.mammography.data.presets import patch_preset
 from custom.mammography.data.spacing import assumed_spacing_warning
 from custom.mammography.data.synthetic import benchmark as benchmark_sets
@@ -190,6 +190,11 @@ class MammoDataSource:
                                       num_workers=self.num_workers, seed=self.seed)
         self.report.extend(evaluation.report)
         return evaluation.exams_of("test")
+
+    def breast_patches(self, splits: tuple[str, ...] = ("train",), per_breast: int = 2) -> BreastPatchDataset:
+        """Clean, unlabelled patches of the ``splits`` exams: what the probe re-estimates batch-norm statistics on."""
+        return BreastPatchDataset([exam for exam in self.exams if exam.split in splits], patch_size=self.patch_size,
+                                  per_breast=per_breast, seed=self.seed)
 
     def labelled_dataset(
         self, splits: tuple[str, ...] = ("train", "val", "test"), normal_per_exam: int = 2,

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from custom.losses.mixture import Mixture1D
-from custom.losses.soft_labels import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller, Mixture1D
 
 # median absolute deviation -> standard deviation for a normal distribution
 _MAD_TO_STD = 1.4826

@@ -30,7 +30,7 @@ from custom.mammography.detection.asymmetry import asymmetry_distances
 from custom.mammography.detection.calibration import NormalTissueReference, labeller_from_state, labeller_state
 from custom.mammography.detection.candidates import Candidate, extract_candidates
 from custom.mammography.detection.dense import DenseEmbedder, cells_to_pixels, grid_shape, sample_at_cells
-from custom.losses.soft_labels import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller
 from custom.atomic_write import atomic_write_json
 
 logger = logging.getLogger(__name__)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import torch
 from ignite.engine import Engine
 
+from custom.mammography.engines.coteaching import CoTeachingSelection
 from custom.mammography.engines.pair_augment import PairAugmentation
-from custom.training.precision import MixedPrecision
+from custom.mammography.engines.regulariser import PairRegulariser
 from custom.mammography.engines.soft_label_bank import SoftLabelBank
+from custom.training import unwrap
+from custom.training.precision import MixedPrecision
 
 
 class CoTrainingIteration:
@@ -18,15 +21,23 @@ class CoTrainingIteration:
     labels and B from A's. With ``cross=False`` (an ablation) each network learns from its own labels. A
     non-finite loss stops the run with a message saying where and what to try. An ``augment``
     (:class:`PairAugmentation`) transforms both sides of each pair alike before the forward pass.
+
+    Against collapse, optionally, a ``regulariser`` (:class:`~custom.mammography.engines.regulariser.PairRegulariser`):
+    a term on the batch's features, or a pull of the weights towards their start after each step. ``selection``
+    (:class:`~custom.mammography.engines.coteaching.CoTeachingSelection`) weights the pairs of each network's
+    loss term by what its peer finds easiest.
     """
 
     def __init__(
-        self, bank: SoftLabelBank, precision: MixedPrecision, cross: bool = True, augment: PairAugmentation | None = None
+        self, bank: SoftLabelBank, precision: MixedPrecision, cross: bool = True, augment: PairAugmentation | None = None,
+        regulariser: PairRegulariser | None = None, selection: CoTeachingSelection | None = None,
     ):
         self.bank = bank
         self.precision = precision
         self.cross = cross
         self.augment = augment
+        self.regulariser = regulariser
+        self.selection = selection
 
     def __call__(self, engine: Engine, batch: dict) -> dict:
         network, optimizer = engine.network, engine.optimizer
@@ -45,13 +56,26 @@ class CoTrainingIteration:
         distance_a, distance_b = distances["distance_a"].float(), distances["distance_b"].float()
         if not (torch.isfinite(distance_a).all() and torch.isfinite(distance_b).all()):
             self._stop(engine, "embedding distance")
+        weights = {}
+        if self.selection is not None:  # network A trains on from_b (B's labels), B on from_a
+            weights = dict(zip(("weight_a", "weight_b"), self.selection(
+                engine.state.epoch, distance_a.detach(), distance_b.detach(), from_b, from_a)))
         loss = engine.loss_function(distance_a, distance_b, from_a, from_b,
-                                    distances["mismatch_distance_a"].float(), distances["mismatch_distance_b"].float())
+                                    distances["mismatch_distance_a"].float(), distances["mismatch_distance_b"].float(),
+                                    **weights)
+        output = {"pair_loss": loss.item()}
+        extra = self.regulariser.loss(distances) if self.regulariser is not None else None
+        if extra is not None:
+            loss = loss + extra
+            output["regulariser_loss"] = extra.item()
         if not torch.isfinite(loss):
             self._stop(engine, "loss")
         self.precision.backward_and_step(loss, optimizer)
+        if self.regulariser is not None:
+            self.regulariser.after_step(unwrap(network))
         return {
             "loss": loss.item(),
+            **output,
             "distance_a": distance_a.mean().item(),
             "distance_b": distance_b.mean().item(),
         }

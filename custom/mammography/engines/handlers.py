@@ -12,28 +12,14 @@ from custom.mammography.data.pair_dataset import WEAK_NORMAL, ContralateralPairD
 from custom.distributed import broadcast_from_main, is_main_process
 from custom.mammography.engines.diagnostics import soft_label_report
 from custom.mammography.engines.embedding import pair_distances
+from custom.mammography.engines.pair_scores import standardise_within
 from custom.mammography.engines.soft_label_bank import SoftLabelBank
-from custom.losses import GMMSoftLabeller
+from custom.labelling import GMMSoftLabeller
 from custom.training import MixedPrecision, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
 LABEL_SCALES = ("raw", "exam")
-
-
-def standardise_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """``values`` minus their group's mean, over their group's standard deviation (0 for a one-member group).
-
-    Pairs of one exam share its anatomy, registration and acquisition; standardised within the exam, a
-    pair's distance says how it differs from the exam's other pairs, which is what a lesion does.
-    """
-    _, codes, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    codes = codes.ravel()
-    mean = np.bincount(codes, values) / counts
-    spread = np.sqrt(np.maximum(np.bincount(codes, values**2) / counts - mean**2, 0.0))
-    centred = values - mean[codes]
-    return np.divide(centred, spread[codes], out=np.zeros_like(centred, dtype=np.float64),
-                     where=spread[codes] > 1e-12)
 
 
 class SoftLabelRefreshHandler:

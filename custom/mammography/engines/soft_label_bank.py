@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from custom.losses import weak_label_targets
+from custom.labelling import weak_label_targets
 
 
 class SoftLabelBank:
     """Holds, per training pair, the soft label derived from network A and the one derived from network B.
 
     Before the first refresh (the weak-label warm-up) both are the weak targets: 0 for normal-normal pairs,
-    ``unknown_prior`` for pairs whose label is unknown. Which network learns from which labels is the
+    ``unknown_prior`` for pairs whose label is unknown; or, when given, the ``fixed`` labels chosen before
+    training (:mod:`.fixed_labels`), which then stay unless a refresh replaces them. Which network learns from which labels is the
     loss's business (:class:`custom.losses.CrossSoftContrastiveLoss`).
 
     ``momentum`` keeps that share of each pair's previous soft label at every refresh after the first (0: the
@@ -21,12 +22,18 @@ class SoftLabelBank:
     first, least self-confirmed, labels.
     """
 
-    def __init__(self, weak_labels: np.ndarray, unknown_prior: float = 0.5, momentum: float = 0.0):
+    def __init__(self, weak_labels: np.ndarray, unknown_prior: float = 0.5, momentum: float = 0.0,
+                 fixed: np.ndarray | None = None):
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
         self.momentum = float(momentum)
         self.weak_labels = np.asarray(weak_labels, dtype=np.int64)
         warmup = weak_label_targets(self.weak_labels, unknown_prior).astype(np.float32)
+        if fixed is not None:
+            fixed = np.asarray(fixed, dtype=np.float32)
+            if fixed.shape != warmup.shape or not ((fixed >= 0) & (fixed <= 1)).all():
+                raise ValueError(f"fixed labels must be {warmup.shape[0]} values in [0, 1], got shape {fixed.shape}")
+            warmup = fixed
         self.from_a = warmup.copy()
         self.from_b = warmup.copy()
         self.refreshes = 0

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from custom.losses.mixture import Mixture1D, fit_mixture_1d, single_gaussian_bic
+from custom.labelling.mixture import Mixture1D, fit_mixture_1d, single_gaussian_bic
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class GMMSoftLabeller(BaseEstimator):
       transform, does not declare half of the pairs different when most are alike. ``trusted_`` is False then:
       the mixture is no model of the data, and a warm-up can wait until it is.
 
-    The mixture is fitted by EM on a fine histogram (:mod:`custom.losses.mixture`), deterministic and fast on
+    The mixture is fitted by EM on a fine histogram (:mod:`custom.labelling.mixture`), deterministic and fast on
     millions of distances.
 
     Non-finite distances are dropped from the fit (with a warning) and get 0.5 from ``predict_proba``.
