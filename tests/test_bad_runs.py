@@ -27,6 +27,7 @@ from custom.dataset_identity import identify_data_set
 from custom.mammography.data import MammoDataSource
 from custom.mammography.data.parallel import default_workers
 from custom.run_folder import FolderInUse, claim_run_folder, recorded_data_set
+from custom.training.checkpoint import checkpoint_to_resume
 from custom.ultrasound.data_source import UltrasoundDataSource
 from custom.ultrasound.synthetic import synth_us
 from tests.archive_fixtures import run_cli, tiny_bundle
@@ -155,11 +156,12 @@ def test_a_second_data_set_in_one_bundle_folder_starts_fresh_and_keeps_the_first
         _train(MAMMO, ["train.json"], bundle_root, dataset_dir=str(second), **settings)
     (moved,) = (models / "previous_runs").iterdir()
     assert moved.name == first.short_name()
-    assert (moved / "model.pt").read_bytes() == first_weights and (moved / "checkpoint.pt").is_file()
+    assert (moved / "model.pt").read_bytes() == first_weights and checkpoint_to_resume(moved) is not None
     (line,) = [record.getMessage() for record in caplog.records if "starts fresh" in record.getMessage()]
     assert str(synthetic_vindr.resolve()) in line and str(second.resolve()) in line and str(moved) in line
     assert recorded_data_set(models).folder == str(second.resolve())
-    assert torch.load(models / "checkpoint.pt", weights_only=True)["trainer"]["epoch"] == 1  # trained afresh
+    trainer = torch.load(checkpoint_to_resume(models), weights_only=True)["trainer"]
+    assert trainer["iteration"] == trainer["epoch_length"]  # trained afresh: one epoch, not two
     assert tree_digest(second) == before
 
 
@@ -264,8 +266,8 @@ def test_an_interrupted_ultrasound_pretraining_resumes_exactly_in_its_claimed_fo
     _train(US, ["pretrain.json"], interrupted, max_epochs=1, **settings)
     _train(US, ["pretrain.json"], interrupted, max_epochs=2, **settings)
     folder = Path("models") / "pretrained" / "simclr_pocus_camus"
-    expected = torch.load(straight / folder / "checkpoint.pt", weights_only=True)
-    resumed = torch.load(interrupted / folder / "checkpoint.pt", weights_only=True)
+    expected = torch.load(checkpoint_to_resume(straight / folder), weights_only=True)
+    resumed = torch.load(checkpoint_to_resume(interrupted / folder), weights_only=True)
     assert resumed["trainer"] == expected["trainer"] and not (interrupted / folder / "previous_runs").exists()
     for key, value in expected["network"].items():
         torch.testing.assert_close(resumed["network"][key], value, msg=f"{key} differs after resume")

@@ -68,6 +68,6 @@ def recalibrated_batchnorm(
             seen += 1
     if seen == 0:
         raise ValueError("re-estimating batch-norm statistics needs images, and the loader gave none")
-    for norm, momentum in zip(norms, momenta):
+    for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
     return copied.eval()

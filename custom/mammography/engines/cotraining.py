@@ -58,8 +58,9 @@ class CoTrainingIteration:
             self._stop(engine, "embedding distance")
         weights = {}
         if self.selection is not None:  # network A trains on from_b (B's labels), B on from_a
-            weights = dict(zip(("weight_a", "weight_b"), self.selection(
-                engine.state.epoch, distance_a.detach(), distance_b.detach(), from_b, from_a)))
+            weight_a, weight_b = self.selection(
+                engine.state.epoch, distance_a.detach(), distance_b.detach(), from_b, from_a)
+            weights = {"weight_a": weight_a, "weight_b": weight_b}
         loss = engine.loss_function(distance_a, distance_b, from_a, from_b,
                                     distances["mismatch_distance_a"].float(), distances["mismatch_distance_b"].float(),
                                     **weights)
