@@ -58,6 +58,7 @@ MAMMOGRAPHY_SETTINGS: dict[str, Setting] = {
     "probe_batch_size": whole_number(1),
     "normal_patches_per_breast": whole_number(1),
     "probe_controls": one_of(imported(_PAIRS, "PROBE_CONTROLS")),
+    "probe_batchnorm": one_of(imported("custom.evaluation.batchnorm", "BATCHNORM_MODES")),
     "split": _SPLITS,
     "calibration_split": _SPLITS,
     "search_radius": whole_number(0),
