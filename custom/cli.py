@@ -112,16 +112,17 @@ def compare_us(data: str, out: str, preset: str = "quick", seed: int = 0,
 
 
 def probe_protocol(encoders: str, batchnorm_data: str, out: str = "probe_protocol", patch_preset: str = "96",
-                   seed: int = 0, n_bootstrap: int = 200, device: str | None = None) -> None:
+                   seed: int = 0, n_bootstrap: int = 200, device: str | None = None, protocols: str | None = None) -> None:
     """How far each choice of the linear probe's protocol (fp32 embeddings, batch-norm statistics re-estimated
     on clean training patches, shrinkage by nested cross-validation) moves each encoder's AUC, on the frozen
     benchmark's development patients. ``--encoders random,NAME=model.pt,...``; ``--batchnorm_data``: a
     VinDr-layout data set (e.g. the bundle's ``data/synthetic``) whose train split gives the clean patches.
-    Writes ``protocols.md`` and ``protocols.json`` to ``out``."""
-    from custom.mammography.compare.instrument import parse_encoders, probe_protocols
+    ``--protocols today,adopted,...``: a subset (default: each choice alone and all three). Writes
+    ``protocols.md`` and ``protocols.json`` to ``out``."""
+    from custom.mammography.compare.instrument import parse_encoders, probe_protocols, protocols_named
 
     probe_protocols(parse_encoders(encoders), batchnorm_data, out, patch_preset=str(patch_preset), seed=seed,
-                    n_bootstrap=n_bootstrap, device=device)
+                    n_bootstrap=n_bootstrap, device=device, protocols=protocols_named(_names(protocols)))
 
 
 def label_precision(bundle_root: str, out: str = "label_precision", bundle: str = DEFAULT_BUNDLE,

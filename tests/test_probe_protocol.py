@@ -139,3 +139,15 @@ def test_evaluator_probes_every_encoder_with_recalibrated_statistics(tmp_path):
     rows = {row["encoder"]: row for row in evaluator.results}
     # same weights, same re-estimated statistics: the two encoders are one, whatever they carried before
     assert rows["a"]["value"] == pytest.approx(rows["b"]["value"])
+
+
+def test_replicates_refit_at_the_most_chosen_shrinkage_unless_reselecting():
+    features, labels, groups = _signal_in_low_variance_directions(seed=3)
+    nested = LinearProbe(SHRINKAGE_GRID).cross_validate(features, labels, groups, n_bootstrap=20, seed=0)
+    fixed = LinearProbe(max(set(nested.shrinkage), key=nested.shrinkage.count)).cross_validate(
+        features, labels, groups, n_bootstrap=20, seed=0)
+    np.testing.assert_array_equal(nested.replicates, fixed.replicates)  # same resamples, same value
+    reselected = LinearProbe(SHRINKAGE_GRID, reselect=True).cross_validate(features, labels, groups, n_bootstrap=20,
+                                                                          seed=0)
+    assert reselected.metric.value == nested.metric.value  # the estimate is nested either way
+    assert reselected.plan == nested.plan

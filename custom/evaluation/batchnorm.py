@@ -19,6 +19,9 @@ from tqdm.auto import tqdm
 
 from .embedding import as_image_batch
 
+# how the probe treats an encoder's batch-norm statistics: re-estimated on clean patches, or those it carries
+BATCHNORM_MODES = ("recalibrated", "running")
+
 
 def batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     """The batch-norm layers of ``module`` that keep running statistics."""

@@ -59,10 +59,13 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             :data:`SHRINKAGE_GRID`) is chosen from by cross-validation grouped by patient inside every
             training part: in ``fit`` over ``groups``, in :meth:`cross_validate` within each outer fold
             (nested), so that no encoder is judged at a value that suits another one's spectrum.
+        reselect: with a grid, choose afresh in every bootstrap replicate too, instead of refitting the replicates
+            at the value the nested estimate chose most (see :func:`~.probe_bootstrap.refit_bootstrap`).
     """
 
-    def __init__(self, shrinkage: float | Sequence[float] = SHRINKAGE) -> None:
+    def __init__(self, shrinkage: float | Sequence[float] = SHRINKAGE, reselect: bool = False) -> None:
         self.shrinkage = shrinkage
+        self.reselect = reselect
 
     def _checked_shrinkage(self) -> float | tuple[float, ...]:
         values = tuple(self.shrinkage) if isinstance(self.shrinkage, Sequence) else (self.shrinkage,)
@@ -131,7 +134,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         if patients.size < n_splits:
             raise ValueError(f"{n_splits}-fold grouped cross-validation needs >= {n_splits} patients, got {patients.size}")
         boot = refit_bootstrap(X, codes.ravel(), patient_codes.ravel(), shrinkage=shrinkage, n_splits=n_splits,
-                               seed=seed, n_bootstrap=n_bootstrap)
+                               seed=seed, n_bootstrap=n_bootstrap, reselect=self.reselect)
         metric = normal_interval(boot.value, boot.replicates, confidence, y.size)
         name = "roc_auc" if classes.size == 2 else "macro_roc_auc"
         return ProbeResult(boot.oof_proba, classes, boot.folds, name, metric, boot.replicates, boot.plan,

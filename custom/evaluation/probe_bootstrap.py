@@ -162,10 +162,16 @@ def refit_bootstrap(
     seed: int = 0,
     n_bootstrap: int = 200,
     workers: int | None = None,
+    reselect: bool = False,
 ) -> RefitBootstrap:
     """Cross-validated probe AUC on ``features`` (n, D) with class indices ``codes`` (n,, ``0 .. C-1``, every
     class present) and patient indices ``patients`` (n,, ``0 .. P-1``), and ``n_bootstrap`` replicates of
     it, each a patient resample cross-validated afresh.
+
+    With a shrinkage grid, the estimate is nested: each fold's shrinkage is chosen on that fold's training part
+    alone. The replicates then refit at the value chosen most often on the original data (ties to the larger),
+    unless ``reselect``, which chooses afresh in every fold of every replicate: about ten times the cost, for
+    an interval that also holds the variance of the choice (docs/statistics.md compares the two).
 
     Raises:
         SingleClassFold: a fold of the original data has a single-class training part.
@@ -179,7 +185,7 @@ def refit_bootstrap(
     """
     with threadpool_limits(limits=1, user_api="blas"):
         return _refit_bootstrap(np.asarray(features, dtype=np.float64), codes, patients, shrinkage, n_splits, seed,
-                                n_bootstrap, workers or default_workers())
+                                n_bootstrap, workers or default_workers(), reselect)
 
 
 def default_workers() -> int:
@@ -187,7 +193,8 @@ def default_workers() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def _refit_bootstrap(features, codes, patients, shrinkage, n_splits, seed, n_bootstrap, workers) -> RefitBootstrap:
+def _refit_bootstrap(features, codes, patients, shrinkage, n_splits, seed, n_bootstrap, workers,
+                     reselect) -> RefitBootstrap:
     features = features - features.mean(axis=0)  # keeps the moments' subtractions well conditioned
     n_classes = int(codes.max()) + 1
     n_patients = int(patients.max()) + 1
@@ -204,16 +211,23 @@ def _refit_bootstrap(features, codes, patients, shrinkage, n_splits, seed, n_boo
         raise SingleClassFold("no fold holds both a class and another class in its test part")
 
     resamples = _resamples(codes, patients, class_counts, n_splits, n_bootstrap, rng)
+    replicate_shrinkage = shrinkage if reselect or not isinstance(shrinkage, tuple) else _most_chosen(chosen)
 
     def replicate(resample: tuple[np.ndarray, np.ndarray]) -> float:
         weights, replicate_folds = resample
-        proba, _ = _cross_validate(features, codes, n_classes, weights, replicate_folds, shrinkage)
+        proba, _ = _cross_validate(features, codes, n_classes, weights, replicate_folds, replicate_shrinkage)
         return _auc(codes, proba, replicate_folds, weights, classes)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         replicates = np.fromiter(pool.map(replicate, resamples), dtype=np.float64, count=len(resamples))
     return RefitBootstrap(value, oof_proba, folds, replicates, _plan(codes, patients, seed, n_splits, n_bootstrap),
                           chosen)
+
+
+def _most_chosen(chosen: tuple[float, ...]) -> float:
+    """The value chosen in most folds; a tie goes to the larger (the simpler model)."""
+    values, counts = np.unique(chosen, return_counts=True)
+    return float(values[counts == counts.max()].max())
 
 
 def _resamples(codes, patients, class_counts, n_splits, n_bootstrap, rng) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -54,10 +54,12 @@ MAMMOGRAPHY_SETTINGS: dict[str, Setting] = {
     "coteaching_epochs": whole_number(1),
     "calibration_exams": whole_number(1),
     "ssl_method": one_of(imported("custom.ssl.registry", "SSL_METHODS")),
+    "ssl_augmentation": one_of(imported("custom.ssl.augment", "AUGMENTATIONS")),
     # evaluation and detection
     "probe_batch_size": whole_number(1),
     "normal_patches_per_breast": whole_number(1),
     "probe_controls": one_of(imported(_PAIRS, "PROBE_CONTROLS")),
+    "probe_batchnorm": one_of(imported("custom.evaluation.batchnorm", "BATCHNORM_MODES")),
     "split": _SPLITS,
     "calibration_split": _SPLITS,
     "search_radius": whole_number(0),

@@ -7,7 +7,7 @@ is the bundle's ``train_ssl.json`` with a ``train_<method>.json`` overlay, under
 (``python -m monai.bundle run`` or the comparison).
 """
 
-from custom.ssl.augment import TwoViewAugment
+from custom.ssl.augment import AUGMENTATIONS, TwoViewAugment, two_view_augment
 from custom.ssl.barlow import BarlowTwins
 from custom.ssl.base import SSLMethod
 from custom.ssl.byol import BYOL, normalized_mse
@@ -19,6 +19,7 @@ from custom.ssl.simclr import SimCLR, nt_xent_loss
 from custom.ssl.simsiam import SimSiam, negative_cosine
 
 __all__ = [
+    "AUGMENTATIONS",
     "BYOL",
     "BarlowTwins",
     "MoCo",
@@ -36,4 +37,5 @@ __all__ = [
     "negative_cosine",
     "nt_xent_loss",
     "normalized_mse",
+    "two_view_augment",
 ]

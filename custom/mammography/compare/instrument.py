@@ -48,13 +48,26 @@ class ProbeProtocol:
 
 
 TODAY = ProbeProtocol("today", "bf16", "running", SHRINKAGE)
+# the protocol adopted from now on (docs/statistics.md): all three choices
+ADOPTED = ProbeProtocol("adopted", "fp32", "recalibrated", SHRINKAGE_GRID)
 PROTOCOLS = (
     TODAY,
     ProbeProtocol("fp32", "fp32", "running", SHRINKAGE),
     ProbeProtocol("bn_recalibrated", "bf16", "recalibrated", SHRINKAGE),
     ProbeProtocol("nested_shrinkage", "bf16", "running", SHRINKAGE_GRID),
-    ProbeProtocol("all_three", "fp32", "recalibrated", SHRINKAGE_GRID),
+    ADOPTED,
 )
+
+
+def protocols_named(names: tuple[str, ...] | None) -> tuple[ProbeProtocol, ...]:
+    """The protocols of :data:`PROTOCOLS` with these names (all of them for None)."""
+    if names is None:
+        return PROTOCOLS
+    known = {protocol.name: protocol for protocol in PROTOCOLS}
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown probe protocols {unknown}; known: {sorted(known)}")
+    return tuple(known[name] for name in names)
 
 
 def development_exams(patch_preset: str = "96", studies: int = DEVELOPMENT_STUDIES, num_workers: int = 0):

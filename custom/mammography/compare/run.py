@@ -18,10 +18,11 @@ from custom.mammography.compare.report import (
     write_csv,
 )
 from custom.mammography.data.source import MammoDataSource
-from custom.training.precision import MixedPrecision
+from custom.evaluation.batchnorm import recalibrated_batchnorm
 from custom.evaluation.embedding import embed_patches
 from custom.evaluation.paired import paired_auc_difference, paired_differences
 from custom.evaluation.plots import plot_roc_comparison
+from custom.evaluation.probe import SHRINKAGE_GRID, LinearProbe
 from custom.evaluation.probe_tasks import TASKS, probe_tasks
 from custom.atomic_write import atomic_write_text
 
@@ -44,8 +45,9 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
     frozen benchmark's evaluation set for synthetic data (patients never seen in pretraining), else the val
     and test patients, with patient-grouped cross-validation; abnormal vs normal is probed twice, against
     normal tissue of normal exams and against the matched contralateral place (``abnormal_matched``). Every method
-    gets the same patches, seed, epochs, batch size and learning rate, and embeds the probe patches with the
-    same mixed precision as it pretrained with (``amp``). Finished methods are not trained
+    gets the same patches, seed, epochs, batch size and learning rate, and every encoder is probed alike: in fp32,
+    with its batch-norm statistics re-estimated on clean patches of the pretraining exams, and the probe's
+    shrinkage chosen by nested cross-validation (docs/statistics.md). Finished methods are not trained
     again when the run is restarted. ``probe_options`` go to :func:`~custom.evaluation.probe_tasks.probe_tasks`
     (e.g. ``min_samples_per_class`` for a tiny data set). ``bundle``: the bundle whose configs train the
     Siamese variants (``train.json``) and the self-supervised baselines (``train_ssl.json`` and
@@ -69,23 +71,24 @@ def compare(data: str, out: str, preset: str = "quick", dataset_format: str = "v
         check_patient_disjoint([exam.patient_id for exam in source.exams_of(protocol.pretrain_split)],
                                probe_set.patient_ids)
         loader = DataLoader(probe_set, batch_size=64, shuffle=False)
+        clean_loader = DataLoader(source.breast_patches((protocol.pretrain_split,)), batch_size=64, shuffle=False)
         preset_dir = out_dir / f"patch{patch_preset}"
-        precision = MixedPrecision(torch_device, protocol.amp)
         outcomes, maps = {}, {}
         for method in protocol.methods:
             logger.info("patch preset %s: %s", patch_preset, method)
             torch.manual_seed(seed)
             trained = pretrain(method, source=source, budget=budget, seed=seed,
                                device=torch_device, amp=protocol.amp, out_dir=preset_dir / method, bundle=bundle)
-            # one memory layout for a freshly trained and a reloaded encoder: in bf16 the two round differently
-            embedded = embed_patches(precision.prepare_model(trained.features), loader, device=torch_device, progress=False,
-                                     autocast_dtype=precision.dtype, channels_last=precision.channels_last)
+            # the probe protocol (docs/statistics.md): fp32, batch-norm statistics of clean training patches, the
+            # shrinkage chosen by nested cross-validation
+            features = recalibrated_batchnorm(trained.features.float(), clean_loader, device=torch_device)
+            embedded = embed_patches(features, loader, device=torch_device, progress=False)
             table = _rows(embedded, probe_set.control != "contralateral")
-            report, outcomes[method] = probe_tasks(table, preset_dir / method / "probe", TASKS, seed=seed,
-                                                      **(probe_options or {}))
+            options = {"probe": LinearProbe(SHRINKAGE_GRID), **(probe_options or {})}
+            report, outcomes[method] = probe_tasks(table, preset_dir / method / "probe", TASKS, seed=seed, **options)
             matched = _rows(embedded, probe_set.control != "normal_exams")
             matched_report, matched_outcome = probe_tasks(matched, preset_dir / method / "probe_matched", ("abnormal",),
-                                                          seed=seed, **(probe_options or {}))
+                                                          seed=seed, **options)
             if "abnormal" in matched_outcome:
                 outcomes[method][MATCHED_TASK] = matched_outcome["abnormal"]
             if "abnormal" in matched_report["tasks"]:
