@@ -19,6 +19,7 @@ from custom.ultrasound.synthetic.lesions import LesionPlan
 OUTLINE_SAMPLES = 720  # radius samples around the lesion, half a degree apart
 BODY_SMOOTHING = 12  # samples (6 degrees): what the annotator follows rather than every spicule
 CALIPER_SHARE = 1 / 3  # images with calipers or markers
+WOBBLE_ORDERS = range(2, 9)  # harmonics of an annotator's wobble around the margin
 
 
 def hand_drawn_mask(rng: np.random.Generator, plan: LesionPlan, radius: Callable[[np.ndarray], np.ndarray],
@@ -40,9 +41,9 @@ def hand_drawn_mask(rng: np.random.Generator, plan: LesionPlan, radius: Callable
     return mask
 
 
-def _periodic_wobble(rng: np.random.Generator, angles: np.ndarray, orders: range = range(2, 9)) -> np.ndarray:
+def _periodic_wobble(rng: np.random.Generator, angles: np.ndarray) -> np.ndarray:
     """A smooth random closed curve of unit standard deviation (harmonics falling as 1/k)."""
-    curve = sum(rng.normal() / k * np.cos(k * angles + rng.uniform(0, 2 * np.pi)) for k in orders)
+    curve = sum(rng.normal() / k * np.cos(k * angles + rng.uniform(0, 2 * np.pi)) for k in WOBBLE_ORDERS)
     return curve / max(curve.std(), 1e-9)
 
 

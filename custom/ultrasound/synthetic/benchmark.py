@@ -28,8 +28,8 @@ BENCHMARK_PRESET, BENCHMARK_SEED = "benchmark", 20261203
 
 def us_benchmark_folder(root: str | Path | None = None) -> Path:
     """This version's folder under ``root``, else ``$MAMMO_SSL_BENCHMARK_DIR``, else the user's cache."""
-    base = Path(root) if root is not None else Path(os.environ.get(BENCHMARK_DIR_VARIABLE) or
-                                                     Path.home() / ".cache" / "mammo-ssl" / "benchmark")
+    default = Path.home() / ".cache" / "mammo-ssl" / "benchmark"
+    base = Path(root) if root is not None else Path(os.environ.get(BENCHMARK_DIR_VARIABLE) or default)
     return base / f"us-v{SYNTHETIC_VERSION}"
 
 

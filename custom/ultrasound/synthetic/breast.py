@@ -69,7 +69,8 @@ def breast_image(rng: np.random.Generator, shape: tuple[int, int], pathology: st
     plans, exact, outlines = [], [], []
     taken = np.zeros(shape, bool)
     for _ in range(0 if pathology == "normal" else n_lesions):
-        plan, radius, region = _place_lesion(rng, pathology, shape, pixel, layers, taken, 0.75 if n_lesions > 1 else 1.0)
+        scale = 0.75 if n_lesions > 1 else 1.0
+        plan, radius, region = _place_lesion(rng, pathology, shape, pixel, layers, taken, scale)
         _insert_lesion(rng, plan, region, reflectivity, fat, attenuation, probe.frequency_mhz, pixel)
         mask = region.full(region.mask, shape, False)
         taken |= ndimage.binary_dilation(mask, iterations=max(2, round(2 / pixel)))

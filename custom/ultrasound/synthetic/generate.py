@@ -64,8 +64,8 @@ def synth_us(out: str | Path, seed: int = 0, preset: str = "default", progress: 
     sizes = (f"BUSI images are {spec.busi_sizes[0]}-{spec.busi_sizes[1]} pixels high and wide, not square; the "
              f"others {spec.size} x {spec.size}." if spec.busi_sizes else f"All images are {spec.size} x {spec.size} "
              "pixels.")
-    readme.write_text(README.format(version=SYNTHETIC_VERSION, preset=preset, seed=seed,
-                                                   stride=spec.pocus_stride, sizes=sizes))
+    readme.write_text(README.format(version=SYNTHETIC_VERSION, preset=preset, seed=seed, stride=spec.pocus_stride,
+                                    sizes=sizes))
     counts = {"busi": f"{sum(spec.busi.values())} BUSI", "udiat": f"{spec.udiat} UDIAT",
               "pocus": f"{3 * spec.pocus_videos} lung videos ({3 * spec.pocus_videos * spec.pocus_images_per_video} "
                        "frames saved as images)",

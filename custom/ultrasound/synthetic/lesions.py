@@ -113,7 +113,8 @@ def plan_lesion(rng: np.random.Generator, pathology: str, scale: float = 1.0) ->
     return LesionPlan(
         kind=kind, shape=shape, margin=margin, parallel=parallel, posterior=posterior,
         posterior_db=float(rng.uniform(*(CYST_ENHANCEMENT_DB if kind == "cyst" and posterior == "enhancement"
-                                         else POSTERIOR_DB[posterior]))), contrast_db=float(rng.uniform(*CONTRAST_DB[kind])),
+                                         else POSTERIOR_DB[posterior]))),
+        contrast_db=float(rng.uniform(*CONTRAST_DB[kind])),
         heterogeneity=float(rng.uniform(*HETEROGENEITY[kind])), in_fat=bool(rng.random() < IN_FAT[kind]),
         halo_mm=float(halo), transition_mm=float(rng.uniform(*TRANSITION_MM[margin])),
         size_mm=(float(width * aspect * scale), float(width * scale)), tilt=float(rng.uniform(-0.25, 0.25)))
