@@ -201,7 +201,7 @@ def test_echogenicity_spreads_from_anechoic_to_nearly_isoechoic():
     measured = np.array([lesion["contrast_db"] for lesion in lesions])
     solid = np.array([lesion["plan"].kind == "solid benign" for lesion in lesions])
     assert spearmanr(planned, measured).statistic > 0.6
-    assert (measured[solid] > -6).any() and (measured[~solid] < -10).all()  # some nearly iso, cysts dark
+    assert (measured[solid] > -6).any() and np.median(measured[~solid]) < -12  # some nearly iso, cysts dark
 
 
 def test_hand_drawn_masks_follow_the_margin_within_a_few_percent():

@@ -145,14 +145,21 @@ def posterior_class(posterior_db: float) -> str | None:
     return "shadowing" if posterior_db < -POSTERIOR_THRESHOLD_DB else "none"
 
 
+NOT_MEASURED = {"value": None, "ci_low": None, "ci_high": None, "n": 0}  # a set with no lesion of that kind
+
+
 def _share(rows: list[dict], test, seed: int = 0) -> dict:
     """Share of ``rows`` for which ``test(row)`` holds, with a bootstrap CI over images."""
+    if not rows:
+        return dict(NOT_MEASURED)
     values = np.array([float(test(row)) for row in rows])
     return _as_dict(mean_with_ci(values, [row["image_id"] for row in rows], seed=seed))
 
 
 def _median(values: np.ndarray, groups: list[str], n_bootstrap: int = 1000, seed: int = 0) -> dict:
     """Median with a percentile bootstrap CI over images."""
+    if not values.size:
+        return dict(NOT_MEASURED)
     groups = np.asarray(groups)
     unique, codes = np.unique(groups, return_inverse=True)
     rng = np.random.default_rng(seed)
@@ -161,6 +168,13 @@ def _median(values: np.ndarray, groups: list[str], n_bootstrap: int = 1000, seed
                   for _ in range(n_bootstrap)]
     low, high = np.quantile(replicates, [0.025, 0.975])
     return {"value": float(np.median(values)), "ci_low": float(low), "ci_high": float(high), "n": int(values.size)}
+
+
+def _mean(rows: list[dict], key: str) -> dict:
+    """Mean of ``key`` over ``rows`` with a bootstrap CI over images."""
+    if not rows:
+        return dict(NOT_MEASURED)
+    return _as_dict(mean_with_ci([r[key] for r in rows], [r["image_id"] for r in rows]))
 
 
 def _as_dict(result: MetricResult) -> dict:
@@ -206,10 +220,8 @@ def look_figures(lesions: list[dict], images: list[dict]) -> dict[str, dict]:
         "benign_two_lesion_fraction": _share(benign_images, lambda r: r["lesions"] > 1),
         "malignant_two_lesion_fraction": _share(malignant_images, lambda r: r["lesions"] > 1),
         "caliper_fraction": _share(images, lambda r: r["calipers"]),
-        "mask_outline_offset_percent": _as_dict(mean_with_ci([r["outline_offset_percent"] for r in lesions],
-                                                             [r["image_id"] for r in lesions])),
-        "mask_dice_to_exact": _as_dict(mean_with_ci([r["mask_dice"] for r in lesions],
-                                                    [r["image_id"] for r in lesions])),
+        "mask_outline_offset_percent": _mean(lesions, "outline_offset_percent"),
+        "mask_dice_to_exact": _mean(lesions, "mask_dice"),
         "solid_contrast_db_median": _median(np.array([r["contrast_db"] for r in contrasted]),
                                             [r["image_id"] for r in contrasted]),
     }

@@ -52,8 +52,8 @@ SOURCES = {
 
 
 def _ci(figure: dict | None, digits: int = 3) -> str:
-    if figure is None:
-        return "n/a"
+    if figure is None or figure["value"] is None:
+        return "n/a (none to measure)"
     return f"{figure['value']:.{digits}f} [{figure['ci_low']:.{digits}f}, {figure['ci_high']:.{digits}f}]"
 
 

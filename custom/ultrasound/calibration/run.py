@@ -103,8 +103,9 @@ def calibrate_us(data: str | None = None, out: str = "docs", work: str = "calibr
     write_markdown(result, out_dir / "benchmark_calibration_us.md", figures)
     for key, (low, high) in TARGETS.items():
         verdict = "in range" if result["in_range"][key] else "OUT OF RANGE"
-        print(f"{key}: {result[key]:.3f} [{result[f'{key}_ci'][0]:.3f}, {result[f'{key}_ci'][1]:.3f}] "
-              f"(target {low}-{high}): {verdict}")
+        value, (ci_low, ci_high) = result[key], result[f"{key}_ci"]
+        measured = "none to measure" if value is None else f"{value:.3f} [{ci_low:.3f}, {ci_high:.3f}]"
+        print(f"{key}: {measured} (target {low}-{high}): {verdict}")
     print(f"curve never rises as the labels shrink: {result['curve_never_rises']}")
     print(f"written to {out_dir} in {result['seconds'] / 60:.1f} min (wall time)")
     return result
@@ -125,7 +126,8 @@ def _summary(looks: dict, supervised: dict) -> dict:
         summary[f"{key}_ci"] = [figure["ci_low"], figure["ci_high"]]
     summary["curve_never_rises"] = supervised["never_rises"]
     summary["targets"] = {key: list(bounds) for key, bounds in TARGETS.items()}
-    in_range = {key: bool(low <= summary[key] <= high) for key, (low, high) in TARGETS.items()}
+    in_range = {key: summary[key] is not None and bool(low <= summary[key] <= high)
+                for key, (low, high) in TARGETS.items()}
     in_range["dice_drop_25"] = in_range["dice_drop_25"] and summary["dice_drop_25_ci"][0] > 0
     in_range["curve_never_rises"] = supervised["never_rises"]
     summary["in_range"] = in_range

@@ -28,7 +28,9 @@ from custom.ultrasound.synthetic.shapes import (
 
 TISSUE_ATTENUATION = 0.75  # dB/(cm MHz), breast parenchyma and fat alike at this level of detail
 FAT_LEVEL = 0.1  # backscatter of fat against glandular tissue's 1 (-10 dB)
+DUCT_LEVEL = 0.02  # fluid in a duct: nearly anechoic
 PATHOLOGIES = ("benign", "malignant", "normal")
+SPECKLE_REDUCTION_SHARE = 0.5  # images smoothed by the scanner (speckle reduction, e.g. GE's SRI on BUSI's LOGIQ E9)
 ATTEMPTS = 60  # lesion placements tried, shrinking the lesion by a fifth every 4
 MIN_WIDTH_MM = 3.0  # no smaller when shrunk
 
@@ -77,9 +79,11 @@ def breast_image(rng: np.random.Generator, shape: tuple[int, int], pathology: st
         plans.append(plan)
         exact.append(mask)
         outlines.append(radius)
-    look = Look(dynamic_range_db=rng.uniform(45, 65), level_db=rng.uniform(20, 30),
+    look = Look(dynamic_range_db=rng.uniform(40, 70), level_db=rng.uniform(18, 32),
                 tgc_attenuation=TISSUE_ATTENUATION * rng.uniform(0.85, 1.1))
     image = form_image(reflectivity, attenuation, probe, look, rng)
+    if rng.random() < SPECKLE_REDUCTION_SHARE:  # the scanner's speckle reduction smooths some images
+        image = np.round(ndimage.gaussian_filter(image.astype(float), rng.uniform(0.5, 1.5))).astype(np.uint8)
     drawn, covered = [], np.zeros(shape, bool)
     for plan, radius in zip(plans, outlines, strict=True):
         mask = hand_drawn_mask(rng, plan, radius, shape) & ~covered
@@ -100,9 +104,10 @@ def _tissue(rng: np.random.Generator, shape: tuple[int, int], pixel: float) -> t
     gland_end = fat_end + (rng.uniform(6, 20) + smooth_profile(rng, width, rng.uniform(1, 4))) / pixel
     muscle = gland_end + (rng.uniform(2, 6) + smooth_profile(rng, width, 1)) / pixel
     fat = FAT_LEVEL * np.exp(0.35 * coarse_field(rng, shape, 4.0 / pixel))
-    spread = rng.uniform(0.35, 0.7)  # from homogeneous to heterogeneous fibroglandular tissue
+    spread = rng.uniform(0.35, 0.9)  # from homogeneous to heterogeneous fibroglandular tissue
     gland = np.exp(spread * coarse_field(rng, shape, 1.2 / pixel) - spread ** 2 / 2)
     gland = np.where(_fat_lobules(rng, shape, pixel, fat_end, gland_end), fat, gland)
+    gland = np.where(_ducts(rng, shape, pixel, fat_end, gland_end), DUCT_LEVEL, gland)
     period = rng.uniform(2, 3.5)  # mm between the fibro-fatty septa of the pectoral muscle
     striations = 1 + 3 * np.maximum(0, np.sin(2 * np.pi * (rows - muscle[None, :]) * pixel / period)) ** 12
     reflectivity = np.where(rows < fat_end, fat, np.where(rows < gland_end, gland, fat))
@@ -117,15 +122,34 @@ def _tissue(rng: np.random.Generator, shape: tuple[int, int], pixel: float) -> t
 
 def _fat_lobules(rng: np.random.Generator, shape: tuple[int, int], pixel: float, fat_end: np.ndarray,
                  gland_end: np.ndarray) -> np.ndarray:
-    """Fat lobules inside the glandular layer: hypoechoic ovals of 2-10 mm, the commonest mimic of a mass."""
+    """Fat lobules inside the glandular layer: hypoechoic ovals of 2-12 mm, the commonest mimic of a mass."""
     lobules = np.zeros(shape, bool)
-    for _ in range(int(rng.poisson(3))):
+    for _ in range(int(rng.poisson(5))):
         col = rng.uniform(0, shape[1] - 1)
         row = rng.uniform(fat_end[int(col)], gland_end[int(col)])
-        semi_axes = (rng.uniform(1.0, 3.0) / pixel, rng.uniform(2.0, 5.0) / pixel)
+        semi_axes = (rng.uniform(1.0, 4.0) / pixel, rng.uniform(2.0, 6.0) / pixel)
         radius = perturbed_radius(rng, ellipse_radius(semi_axes, rng.uniform(-0.3, 0.3)), {2: 0.08, 3: 0.08})
         lobules |= local_star_mask(shape, (row, col), radius, 1.3 * max(semi_axes) + 2)
     return lobules
+
+
+def _ducts(rng: np.random.Generator, shape: tuple[int, int], pixel: float, fat_end: np.ndarray,
+           gland_end: np.ndarray) -> np.ndarray:
+    """Up to three milk ducts in the glandular layer: nearly anechoic tubes 1.5-4 mm wide and 10-30 mm long,
+    running obliquely towards the nipple; cut lengthwise they look like a thin dark band, a mimic of a mass."""
+    ducts = np.zeros(shape, bool)
+    for _ in range(int(rng.integers(0, 4))):
+        col = rng.uniform(0, shape[1] - 1)
+        start = np.array([rng.uniform(fat_end[int(col)], gland_end[int(col)]), col])
+        angle, bend = rng.uniform(-0.5, 0.5) + np.pi * (rng.random() < 0.5), rng.uniform(-0.02, 0.02)
+        steps = np.arange(0, rng.uniform(10, 30) / pixel, 0.5)
+        points = start + np.outer(steps, [np.sin(angle), np.cos(angle)]) + np.outer(bend * pixel * steps ** 2, [1, 0])
+        inside = (points[:, 0] >= 0) & (points[:, 0] < shape[0]) & (points[:, 1] >= 0) & (points[:, 1] < shape[1])
+        centre = np.zeros(shape, bool)
+        centre[points[inside, 0].astype(int), points[inside, 1].astype(int)] = True
+        radius = rng.uniform(0.75, 2.0) / pixel
+        ducts |= ndimage.distance_transform_edt(~centre) < radius if centre.any() else False
+    return ducts
 
 
 def _ligaments(rng: np.random.Generator, shape: tuple[int, int], skin: float, fat_end: np.ndarray) -> np.ndarray:

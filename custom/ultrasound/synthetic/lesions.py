@@ -58,6 +58,7 @@ WIDTH_SPREAD = 0.38  # std of log width
 WIDTH_RANGE_MM = (5.0, 45.0)
 CONTRAST_DB = {"cyst": (-30.0, -18.0), "solid benign": (-20.0, -2.0), "malignant": (-22.0, -3.0)}
 HETEROGENEITY = {"cyst": (0.0, 0.1), "solid benign": (0.15, 0.35), "malignant": (0.3, 0.7)}
+COMPLICATED_CYST = (0.3, (-18.0, -10.0), (0.3, 0.5))  # share of cysts with low-level internal echoes, dB, spread
 POSTERIOR_DB = {"enhancement": (3.0, 9.0), "shadowing": (-20.0, -6.0), "none": (0.0, 0.0)}
 CYST_ENHANCEMENT_DB = (5.0, 12.0)  # fluid attenuates next to nothing: cysts enhance more than solid masses
 TRANSITION_MM = {  # width of the change from tissue to lesion across the margin
@@ -110,12 +111,14 @@ def plan_lesion(rng: np.random.Generator, pathology: str, scale: float = 1.0) ->
         aspect = rng.uniform(0.45, 0.88) if parallel else rng.uniform(1.12, 1.6)
     posterior = _pick(rng, POSTERIOR_SHARES[kind])
     halo = rng.uniform(1.0, 2.5) if rng.random() < HALO.get(kind, 0.0) else 0.0
+    complicated = COMPLICATED_CYST if kind == "cyst" and rng.random() < COMPLICATED_CYST[0] else None
     return LesionPlan(
         kind=kind, shape=shape, margin=margin, parallel=parallel, posterior=posterior,
         posterior_db=float(rng.uniform(*(CYST_ENHANCEMENT_DB if kind == "cyst" and posterior == "enhancement"
                                          else POSTERIOR_DB[posterior]))),
-        contrast_db=float(rng.uniform(*CONTRAST_DB[kind])),
-        heterogeneity=float(rng.uniform(*HETEROGENEITY[kind])), in_fat=bool(rng.random() < IN_FAT[kind]),
+        contrast_db=float(rng.uniform(*(complicated[1] if complicated else CONTRAST_DB[kind]))),
+        heterogeneity=float(rng.uniform(*(complicated[2] if complicated else HETEROGENEITY[kind]))),
+        in_fat=bool(rng.random() < IN_FAT[kind]),
         halo_mm=float(halo), transition_mm=float(rng.uniform(*TRANSITION_MM[margin])),
         size_mm=(float(width * aspect * scale), float(width * scale)), tilt=float(rng.uniform(-0.25, 0.25)))
 
