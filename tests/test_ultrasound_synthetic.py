@@ -12,16 +12,21 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 from scipy import ndimage
+from scipy.stats import spearmanr
 
 from custom.cli import main
 from custom.ultrasound.synthetic import PRESETS, synth_us
 from custom.ultrasound.synthetic.bmode import (
     RAYLEIGH_RATIO, Probe, beam_grid, draw_scatterers, echo_envelope, field_of_view, pixel_size_mm,
 )
+from custom.ultrasound.calibration.looks import measure_lesion
+from custom.ultrasound.synthetic.annotation import burn_calipers
 from custom.ultrasound.synthetic.breast import breast_image
 from custom.ultrasound.synthetic.heart import PROBE as HEART_PROBE
 from custom.ultrasound.synthetic.lung import PROBE as LUNG_PROBE
+from custom.ultrasound.synthetic.lesions import MARGIN_SHARES, NOT_PARALLEL, WIDTH_MEDIAN_MM, plan_lesion
 from custom.ultrasound.synthetic.lung import lung_video
+from custom.ultrasound.synthetic.writers import busi_shape
 
 TEST = PRESETS["test"]
 
@@ -47,10 +52,10 @@ def test_same_seed_same_bytes_other_seed_other_images(written, tmp_path):
     synth_us(tmp_path / "again", seed=0, preset="test")
     synth_us(tmp_path / "other", seed=1, preset="test")
     first, again, other = digests(written), digests(tmp_path / "again"), digests(tmp_path / "other")
-    assert first == again and len(first) == 105
+    assert first == again and len(first) == 117  # with Dataset_BUSI_truth's table and 11 exact regions
     second_lesion = re.compile(r"_mask_1\.png$")  # which image has two lesions is drawn from the seed too
     assert {n for n in other if not second_lesion.search(n)} == {n for n in first if not second_lesion.search(n)}
-    unchanged = {name for name in first if first[name] == other.get(name)}
+    unchanged = {name for name in first if first[name] == other.get(name)}  # lesions.csv differs too
     assert unchanged == {f"Dataset_BUSI_with_GT/normal/normal ({n})_mask.png" for n in range(1, 5)}  # all zero
 
 
@@ -60,7 +65,7 @@ def test_cli_refuses_a_folder_that_holds_a_set_and_an_unknown_preset(written, tm
         main(["synth-us", "--out", str(written), "--preset", "test"])
     assert exit_.value.code == 2 and "Dataset_BUSI_with_GT already exists" in capsys.readouterr().err
     assert digests(written) == before
-    with pytest.raises(ValueError, match=r"unknown preset 'tiny'; choose from \['default', 'test'\]"):
+    with pytest.raises(ValueError, match=r"unknown preset 'tiny'; choose from \['benchmark', 'default', 'test'\]"):
         synth_us(tmp_path / "x", preset="tiny")
 
 
@@ -72,7 +77,7 @@ def test_busi_layout_rgb_images_binary_masks_and_a_second_lesion_file(written):
         expected = {f"{label} ({n}){suffix}.png" for n in range(1, count + 1) for suffix in ("", "_mask")}
         second = [name for name in names if name.endswith("_mask_1.png")]
         assert set(names) - set(second) == expected
-        assert len(second) == (0 if label == "normal" else TEST.busi_two_lesions)
+        assert len(second) == TEST.busi_two_lesions.get(label, 0)
         for number in range(1, count + 1):
             image = Image.open(root / label / f"{label} ({number}).png")
             assert image.mode == "RGB" and image.size == (TEST.size, TEST.size)
@@ -167,33 +172,83 @@ def test_speckle_envelope_is_rayleigh_before_log_compression():
     assert sparse.std() / sparse.mean() > 0.7  # few scatterers per cell: not fully developed speckle
 
 
-def _posterior_contrast(image: np.ndarray, mask: np.ndarray) -> float:
-    """Mean grey level below the lesion's central columns minus beside it, at the same depths."""
-    rows, cols = np.nonzero(mask)
-    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
-    height, width = bottom - top + 1, right - left + 1
-    below = slice(bottom + 3, min(image.shape[0], bottom + 3 + max(height // 2, 8)))
-    side = max(width // 3, 6)
-    beside = np.concatenate([image[below, max(0, left - 3 - side):max(0, left - 3)].ravel(),
-                             image[below, right + 4:right + 4 + side].ravel()])
-    return image[below, left + width // 4:right - width // 4 + 1].mean() - beside.mean()
+def _lesions(pathology: str, count: int, shape=(256, 300)) -> list[dict]:
+    """``count`` images' lesions: plan and measurements (``calibrate-us``'s, on the exact region)."""
+    found = []
+    for seed in range(count):
+        scan = breast_image(np.random.default_rng([7, seed]), shape, pathology)
+        (exact,), (drawn,), (plan,) = scan.exact_masks, scan.masks, scan.lesions
+        measured = measure_lesion(scan.image.astype(float), exact, drawn, np.zeros_like(exact), scan.pixel_mm,
+                                  scan.look.dynamic_range_db)
+        found.append({"plan": plan, **measured})
+    return found
 
 
-@pytest.mark.parametrize("pathology", ["benign", "malignant"])
-def test_lesions_are_hypoechoic_with_enhancement_or_shadowing_behind(pathology):
-    features = {}
-    for seed in range(8):
-        scan = breast_image(np.random.default_rng([7, seed]), (256, 256), pathology)
-        (mask,), (lesion,) = scan.masks, scan.lesions
-        image = scan.image.astype(float)
-        ring = ndimage.binary_dilation(mask, iterations=8) & ~ndimage.binary_dilation(mask, iterations=3)
-        assert image[mask].mean() < image[ring].mean() - 20
-        features.setdefault(lesion.posterior, []).append(_posterior_contrast(image, mask))
-    if pathology == "benign":
-        assert set(features) == {"enhancement"} and min(features["enhancement"]) > 0
-        assert np.mean(features["enhancement"]) > 10
-    else:
-        assert max(features["shadowing"]) < -20 and len(features["shadowing"]) >= 5
+def test_posterior_features_show_behind_the_lesion_as_planned():
+    lesions = _lesions("malignant", 24) + _lesions("benign", 16)
+    by_feature = {}
+    for lesion in lesions:
+        if np.isfinite(lesion["posterior_db"]):
+            by_feature.setdefault(lesion["plan"].posterior, []).append(lesion["posterior_db"])
+    assert set(by_feature) == {"shadowing", "none", "enhancement"}
+    assert np.median(by_feature["shadowing"]) < -5 and np.median(by_feature["enhancement"]) > 3
+    assert abs(np.median(by_feature["none"])) < 2.5
+
+
+def test_echogenicity_spreads_from_anechoic_to_nearly_isoechoic():
+    lesions = [lesion for lesion in _lesions("benign", 30) if np.isfinite(lesion["contrast_db"])]
+    planned = np.array([lesion["plan"].contrast_db for lesion in lesions])
+    measured = np.array([lesion["contrast_db"] for lesion in lesions])
+    solid = np.array([lesion["plan"].kind == "solid benign" for lesion in lesions])
+    assert spearmanr(planned, measured).statistic > 0.6
+    assert (measured[solid] > -6).any() and np.median(measured[~solid]) < -12  # some nearly iso, cysts dark
+
+
+def test_hand_drawn_masks_follow_the_margin_within_a_few_percent():
+    lesions = _lesions("malignant", 12)
+    assert all(0.8 < lesion["mask_dice"] < 0.99 for lesion in lesions)
+    assert 1.0 < np.mean([lesion["outline_offset_percent"] for lesion in lesions]) < 6.0
+
+
+def test_plans_follow_the_real_shares():
+    rng = np.random.default_rng(0)
+    plans = [plan_lesion(rng, "malignant") for _ in range(3000)]
+    for margin, share in MARGIN_SHARES["malignant"].items():
+        assert np.mean([p.margin == margin for p in plans]) == pytest.approx(share, abs=0.03)
+    widths = [p.size_mm[1] for p in plans]
+    assert np.median(widths) == pytest.approx(WIDTH_MEDIAN_MM["malignant"], rel=0.05)
+    assert np.mean([not p.parallel for p in plans]) == pytest.approx(NOT_PARALLEL["malignant"], abs=0.03)
+
+
+def test_calipers_mark_the_ends_of_the_lesion():
+    image = np.zeros((100, 120), np.uint8)
+    mask = np.zeros(image.shape, bool)
+    mask[40:60, 30:90] = True
+    marked = burn_calipers(np.random.default_rng(1), image, (mask,))
+    rows, cols = np.nonzero(marked == 255)
+    assert rows.size and not (marked[mask] == 255).all()
+    assert cols.min() < 30 and cols.max() >= 90  # marks just outside both ends of the width
+
+
+def test_busi_sized_images_are_not_square_and_within_the_real_range():
+    rng = np.random.default_rng(0)
+    shapes = [busi_shape(rng, (190, 719)) for _ in range(500)]
+    assert all(190 <= h <= 719 and 190 <= w <= 719 and h != w for h, w in shapes)
+    assert 400 < np.median([h for h, _ in shapes]) < 550 and np.mean([w > h for h, w in shapes]) > 0.6
+    spec = PRESETS["benchmark"]
+    assert spec.busi == {"benign": 437, "malignant": 210, "normal": 133}
+    assert spec.busi_two_lesions == {"benign": 16, "malignant": 1}
+
+
+def test_sets_can_be_written_one_at_a_time_into_one_folder(tmp_path):
+    synth_us(tmp_path, preset="test", sets=("busi",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dataset_BUSI_truth", "Dataset_BUSI_with_GT", "README.txt"]
+    synth_us(tmp_path, preset="test", sets=("pocus",))
+    assert (tmp_path / "POCUS").is_dir() and not (tmp_path / "CAMUS").exists()
+    with pytest.raises(FileExistsError, match="Dataset_BUSI_with_GT already exists"):
+        synth_us(tmp_path, preset="test", sets=("busi",))
+    with pytest.raises(ValueError, match="unknown synthetic set"):
+        synth_us(tmp_path, preset="test", sets=("mri",))
 
 
 def test_b_line_classes_have_more_vertical_bright_streaks_than_regular_lungs():

@@ -5,12 +5,13 @@ from custom.atomic_write import atomic_write_bytes, atomic_write_json, replaced_
 from custom.training.atomic import atomic_torch_save
 from custom.training.checkpoint import TrainerProgress, checkpoint_to_resume
 from custom.training.modules import unwrap
-from custom.training.precision import MixedPrecision, cpu_supports_bf16
+from custom.training.precision import MixedPrecision, PrecisionInferer, cpu_supports_bf16
 from custom.training.progress import ProgressBarHandler
 from custom.training.starting_point import StartingPointDecay
 
 __all__ = [
     "MixedPrecision",
+    "PrecisionInferer",
     "ProgressBarHandler",
     "StartingPointDecay",
     "TrainerProgress",

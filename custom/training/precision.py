@@ -7,9 +7,14 @@ channels-last is slower than fp32, so the two always go together here.
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
+from monai.inferers import Inferer
+
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -61,3 +66,28 @@ class MixedPrecision:
             self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
             self.scaler.update()
+
+
+class PrecisionInferer(Inferer):
+    """MONAI's ``SimpleInferer`` under a :class:`MixedPrecision`: the batch in the model's memory layout, the
+    forward pass autocast (bf16 on CPUs with bf16 instructions and on GPUs that have it), the output back in
+    fp32 for the loss and the metrics. Backward runs in the dtypes the forward pass recorded, so a trainer that
+    calls it trains in mixed precision without needing MONAI's CUDA-only ``amp`` switch.
+
+    fp16 (a GPU without bf16) needs a gradient scaler, which the trainer calling an inferer cannot apply, so the
+    pass then runs in fp32 (with a warning)."""
+
+    def __init__(self, precision: MixedPrecision) -> None:
+        super().__init__()
+        self.precision = precision
+        self.active = precision.enabled and precision.scaler is None
+        if precision.enabled and not self.active:
+            logger.warning("mixed precision off for this run: %s has no bf16, and fp16 needs a gradient scaler",
+                           precision.device)
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args, **kwargs) -> torch.Tensor:
+        if not self.active:
+            return network(inputs, *args, **kwargs)
+        with self.precision.autocast():
+            outputs = network(self.precision.prepare_input(inputs), *args, **kwargs)
+        return outputs.float()

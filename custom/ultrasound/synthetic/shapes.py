@@ -63,3 +63,35 @@ def band(shape: tuple[int, int], centre_row: np.ndarray, half_width: float) -> n
     one pixel wide: skin, fascia, pleura."""
     rows = np.arange(shape[0], dtype=float)[:, None]
     return np.clip(half_width + 0.5 - np.abs(rows - centre_row[None, :]), 0.0, 1.0)
+
+
+def coarse_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """:func:`smooth_field` for large ``sigma``: drawn on a grid coarser by up to ``sigma / 2`` and interpolated
+    up, which keeps the texture and costs a fraction of filtering full-size noise with a wide kernel."""
+    step = max(1, int(sigma // 2))
+    small = (int(np.ceil(shape[0] / step)) + 1, int(np.ceil(shape[1] / step)) + 1)
+    field = ndimage.gaussian_filter(rng.standard_normal(small), sigma / step)
+    rows = np.arange(shape[0]) / step
+    cols = np.arange(shape[1]) / step
+    field = ndimage.map_coordinates(field, np.meshgrid(rows, cols, indexing="ij"), order=1)
+    return (field - field.mean()) / max(field.std(), 1e-9)
+
+
+def box_around(shape: tuple[int, int], center: tuple[float, float], reach: float) -> tuple[slice, slice]:
+    """The pixels within ``reach`` of ``center`` (row, col) along each axis, cut to the image: where a local
+    shape needs computing at all."""
+    rows = slice(max(0, int(center[0] - reach)), min(shape[0], int(np.ceil(center[0] + reach)) + 1))
+    cols = slice(max(0, int(center[1] - reach)), min(shape[1], int(np.ceil(center[1] + reach)) + 1))
+    return rows, cols
+
+
+def local_star_mask(shape: tuple[int, int], center: tuple[float, float],
+                    radius_at: Callable[[np.ndarray], np.ndarray], reach: float) -> np.ndarray:
+    """:func:`star_mask` computed only within ``reach`` pixels of ``center`` (the region's largest radius):
+    the same pixels, at the cost of the region's box rather than the whole image."""
+    rows, cols = box_around(shape, center, reach)
+    mask = np.zeros(shape, bool)
+    local = star_mask((rows.stop - rows.start, cols.stop - cols.start),
+                      (center[0] - rows.start, center[1] - cols.start), radius_at)
+    mask[rows, cols] = local
+    return mask

@@ -16,6 +16,7 @@ Each image has its own random stream, ``[seed, set, ...]``, so the same seed wri
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +29,11 @@ from custom.ultrasound.synthetic.bmode import pixel_size_mm
 from custom.ultrasound.synthetic.natural import SOURCES, natural_crops
 from custom.ultrasound.synthetic.presets import UltrasoundPreset
 
+TRUTH_FOLDER = "Dataset_BUSI_truth"
+TRUTH_COLUMNS = ("image_id", "class_name", "height", "width", "pixel_mm", "dynamic_range_db", "calipers", "lesions",
+                 "lesion", "kind", "shape", "margin", "parallel", "posterior", "posterior_db", "contrast_db",
+                 "heterogeneity", "in_fat", "halo_mm", "transition_mm", "height_mm", "width_mm", "center_row",
+                 "center_col")
 FOLDERS = {"busi": "Dataset_BUSI_with_GT", "udiat": "UDIAT", "pocus": "POCUS", "camus": "CAMUS", "natural": "natural"}
 POCUS_PREFIX = {"covid": "Cov", "pneumonia": "Pneu", "regular": "Reg"}
 UDIAT_BENIGN_SHARE = 110 / 163  # the real set: 110 benign, 53 malignant
@@ -45,22 +51,71 @@ def _mask_png(mask: np.ndarray, path: Path) -> None:
     _png(mask.astype(np.uint8) * 255, path)
 
 
-def write_busi(root: Path, preset: UltrasoundPreset, seed: int, tick: Tick) -> None:
-    """BUSI: lesions drawn per class, a few benign and malignant images with a second lesion."""
-    shape = (preset.size, preset.size)
+def busi_shape(rng: np.random.Generator, sizes: tuple[int, int]) -> tuple[int, int]:
+    """A BUSI-like image size within ``sizes`` (pixels): most about 400-550 px high, a few small crops, wider than
+    high more often than not, never square."""
+    low, high = sizes
+    height = rng.uniform(low, 300) if rng.random() < 0.05 else rng.normal(470, 70)
+    height = int(np.clip(height, low, high - 40))
+    width = int(np.clip(height * rng.uniform(0.95, 1.45), low, high))
+    return height, width + 1 if width == height else width
+
+
+def write_busi(root: Path, preset: UltrasoundPreset, seed: int, tick: Tick, workers: int = 1) -> None:
+    """BUSI: lesions drawn per class, a few benign and malignant images with a second lesion; beside the layout,
+    ``Dataset_BUSI_truth/`` with what no real set ships: the lesions' exact regions and how each was drawn
+    (``lesions.csv``). ``workers`` > 1 draws the images in that many processes (same bytes)."""
+    jobs = []
     for class_index, (label, count) in enumerate(preset.busi.items()):
-        folder = root / FOLDERS["busi"] / label
-        two = set() if label == "normal" else set(
-            np.random.default_rng([seed, 1, class_index]).choice(count, preset.busi_two_lesions, replace=False) + 1)
-        for number in range(1, count + 1):
-            rng = np.random.default_rng([seed, 1, class_index, number])
-            scan = breast.breast_image(rng, shape, label, n_lesions=2 if number in two else 1)
-            stem = f"{label} ({number})"
-            _png(scan.image, folder / f"{stem}.png", rgb=True)
-            masks = scan.masks or (np.zeros(shape, bool),)
-            for index, mask in enumerate(masks):
-                _mask_png(mask, folder / f"{stem}_mask{f'_{index}' if index else ''}.png")
+        two = set() if label == "normal" else set(np.random.default_rng([seed, 1, class_index]).choice(
+            count, preset.busi_two_lesions[label], replace=False) + 1)
+        jobs += [(root, preset, seed, label, class_index, number, number in two) for number in range(1, count + 1)]
+    rows = []
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            for result in pool.map(_write_busi_image, jobs, chunksize=4):
+                rows += result
+                tick()
+    else:
+        for job in jobs:
+            rows += _write_busi_image(job)
             tick()
+    truth = root / TRUTH_FOLDER / "lesions.csv"
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    with open(truth, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TRUTH_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_busi_image(job: tuple) -> list[dict]:
+    """One BUSI image, its hand-drawn masks and exact regions; its rows of ``lesions.csv``."""
+    root, preset, seed, label, class_index, number, two = job
+    rng = np.random.default_rng([seed, 1, class_index, number])
+    shape = busi_shape(rng, preset.busi_sizes) if preset.busi_sizes else (preset.size, preset.size)
+    scan = breast.breast_image(rng, shape, label, n_lesions=2 if two else 1)
+    stem = f"{label} ({number})"
+    _png(scan.image, root / FOLDERS["busi"] / label / f"{stem}.png", rgb=True)
+    for index, mask in enumerate(scan.masks or (np.zeros(shape, bool),)):
+        _mask_png(mask, root / FOLDERS["busi"] / label / f"{stem}_mask{f'_{index}' if index else ''}.png")
+    for index, mask in enumerate(scan.exact_masks):
+        _mask_png(mask, root / TRUTH_FOLDER / "exact_masks" / label / f"{stem}_mask{f'_{index}' if index else ''}.png")
+    image = {"image_id": f"{label}/{stem}.png", "class_name": label, "height": shape[0], "width": shape[1],
+             "pixel_mm": round(scan.pixel_mm, 5), "dynamic_range_db": round(scan.look.dynamic_range_db, 3),
+             "calipers": int(scan.calipers), "lesions": len(scan.lesions)}
+    if not scan.lesions:
+        return [image]
+    return [{**image, "lesion": index, **_plan_columns(plan)} for index, plan in enumerate(scan.lesions)]
+
+
+def _plan_columns(plan) -> dict:
+    values = {name: getattr(plan, name) for name in TRUTH_COLUMNS if hasattr(plan, name)}
+    values = {name: round(value, 4) if isinstance(value, float) else int(value) if isinstance(value, bool) else value
+              for name, value in values.items()}
+    return {**values, "height_mm": round(plan.size_mm[0], 3), "width_mm": round(plan.size_mm[1], 3),
+            "center_row": round(plan.center[0], 2), "center_col": round(plan.center[1], 2)}
 
 
 def write_udiat(root: Path, preset: UltrasoundPreset, seed: int, tick: Tick) -> None:
