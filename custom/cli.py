@@ -89,8 +89,10 @@ def compare(data: str, out: str, preset: str = "quick", format: str = "vindr", s
     """Pretrains every self-supervised method, our ablations and references under one protocol and writes
     the linear-probe table (``table.md``, ``table.csv``), ROC and t-SNE figures to ``out``.
 
-    ``--preset quick`` takes minutes on a CPU, ``--preset paper`` is meant for a GPU. ``--methods`` and
-    ``--patch_presets`` take comma-separated subsets (default: all methods, patch presets 96 and 256).
+    ``--preset quick`` takes minutes on a CPU; ``--preset science`` gives the methods of issue 24's ranking run 24
+    epochs each at 96 px on the README's data (hours on a CPU; resumes method by method); ``--preset paper`` is
+    meant for a GPU. ``--methods`` and ``--patch_presets`` take comma-separated subsets (default: the preset's
+    methods, all of them but for ``science``; its patch presets).
     ``--bundle``: the bundle whose configs train the Siamese variants (``train.json``) and the self-supervised
     baselines (``train_ssl.json`` and ``train_<method>.json`` on top) (default: the repository's, from its root).
     """

@@ -15,7 +15,7 @@ from monai.bundle import ConfigWorkflow
 import custom.mammography.compare.protocol as protocol
 from custom.mammography.compare import compare
 from custom.mammography.compare.methods import pretrain
-from custom.mammography.compare.protocol import PresetBudget, make_protocol
+from custom.mammography.compare.protocol import METHODS as ALL_METHODS, PresetBudget, make_protocol
 from custom.mammography.compare.run import check_patient_disjoint
 from custom.mammography.data.source import MammoDataSource
 
@@ -45,6 +45,16 @@ def test_unknown_preset_method_or_patch_preset_is_refused():
         make_protocol("quick", methods=("simclr", "dino"))
     with pytest.raises(ValueError, match="unknown patch presets"):
         make_protocol("quick", patch_presets=("128",))
+
+
+def test_the_science_preset_gives_the_ranking_methods_24_epochs_on_the_readme_data():
+    science = make_protocol("science")
+    assert science.synthetic_studies == 120 and list(science.budgets) == ["96"]
+    assert science.budgets["96"].epochs == 24 and science.budgets["96"].pairs_per_exam == 8
+    assert science.methods == ("siamese_softlabel", "ablation_hard_labels", "simclr", "byol", "random_init",
+                               "raw_pixels", "supervised")
+    assert make_protocol("quick").methods == ALL_METHODS  # the other presets compare every method
+    assert make_protocol("science", methods=("simclr",)).methods == ("simclr",)
 
 
 def test_every_method_gets_the_same_budget_and_the_run_resumes(tmp_path, synthetic_vindr, tiny_preset):

@@ -58,6 +58,13 @@ PRESETS: dict[str, dict] = {
                     "256": PresetBudget(epochs=2, pairs_per_exam=1, candidate_pairs_per_exam=2, batch_size=16,
                                         moco_queue_size=128)},
     },
+    # issue 24's ranking run: the README's data, 96 px, every method the science budget (24 epochs, the bundle's
+    # pairs per exam); the methods the issue names, so that the run fits 2 cores (not yet timed end to end)
+    "science": {
+        "synthetic_studies": 120,
+        "budgets": {"96": PresetBudget(epochs=24, pairs_per_exam=8, candidate_pairs_per_exam=8, moco_queue_size=1024)},
+        "methods": ("siamese_softlabel", "ablation_hard_labels", "simclr", "byol", *REFERENCES),
+    },
     # meant for a GPU: the bundle's defaults scaled up
     "paper": {
         "synthetic_studies": 400,
@@ -85,5 +92,5 @@ def make_protocol(preset: str, seed: int = 0, methods: tuple[str, ...] | None = 
             raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
     return ComparisonProtocol(
         preset=preset, seed=seed, budgets=budgets, synthetic_studies=spec["synthetic_studies"],
-        methods=tuple(methods) if methods is not None else METHODS, amp=amp,
+        methods=tuple(methods) if methods is not None else spec.get("methods", METHODS), amp=amp,
     )
