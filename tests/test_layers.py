@@ -63,6 +63,14 @@ def test_the_core_imports_without_the_mammography_packages():
     assert _import_blocked(modules, MAMMOGRAPHY + ULTRASOUND + TOOLS + READERS) == {}
 
 
+def test_every_module_of_every_layer_imports():
+    """Command modules are imported only when their command runs, so a stale import (a function moved to
+    another module) would otherwise surface only in the user's hands."""
+    modules = _modules(CORE + tuple(name for layer in MODALITIES.values() for name in layer) + TOOLS)
+    assert "custom.mammography.compare.instrument" in modules and "custom.pacs.connection" in modules
+    assert _import_blocked(modules, ()) == {}
+
+
 def test_the_layer_check_catches_a_violation():
     """The same check on a module that does import a blocked package reports it (the test can fail)."""
     failures = _import_blocked(["custom.mammography.detection.dense"], ("custom.mammography.data",) + READERS)

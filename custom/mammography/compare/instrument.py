@@ -25,8 +25,8 @@ from custom.evaluation.embedding import embed_patches
 from custom.evaluation.paired import paired_auc_difference
 from custom.evaluation.probe import N_BOOTSTRAP, SHRINKAGE, SHRINKAGE_GRID, LinearProbe, ProbeResult
 from custom.mammography.data.pair_dataset import LabelledPatchDataset
-from custom.mammography.data.source import MammoDataSource
-from custom.mammography.data.synthetic.benchmark import CALIBRATION_TRAIN_SET, benchmark_source
+from custom.mammography.data.source import MammoDataSource, benchmark_source
+from custom.mammography.data.synthetic.benchmark import CALIBRATION_TRAIN_SET
 from custom.networks import seeded_encoder
 from custom.training.precision import MixedPrecision
 
