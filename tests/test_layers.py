@@ -6,6 +6,8 @@ and the medical-image readers cannot be imported. And no module of the package i
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import json
 import pkgutil
 import subprocess
@@ -69,6 +71,21 @@ def test_every_module_of_every_layer_imports():
     modules = _modules(CORE + tuple(name for layer in MODALITIES.values() for name in layer) + TOOLS)
     assert "custom.mammography.compare.instrument" in modules and "custom.pacs.connection" in modules
     assert _import_blocked(modules, ()) == {}
+
+
+def test_every_import_inside_a_function_names_something_that_exists():
+    """The command line imports each command's code when it runs; importing the modules does not run those."""
+    missing = []
+    for path in Path(custom.__file__).parent.rglob("*.py"):
+        functions = [node for node in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for node in (sub for function in functions for sub in ast.walk(function)):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("custom"):
+                module = importlib.import_module(node.module)
+                missing += [f"{path.name}: {node.module}.{alias.name}" for alias in node.names
+                            if not hasattr(module, alias.name) and importlib.util.find_spec(
+                                f"{node.module}.{alias.name}") is None]
+    assert missing == []
 
 
 def test_the_layer_check_catches_a_violation():
