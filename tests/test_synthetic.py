@@ -4,12 +4,14 @@ trivial raw-pixel difference between the two aligned breasts."""
 from __future__ import annotations
 
 import ast
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from pydicom.uid import JPEG2000Lossless
 from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
@@ -178,3 +180,13 @@ def test_lesions_are_not_a_raw_pixel_difference():
     print(f"raw-pixel-difference AUC, lesion vs normal patch pairs: {auc:.3f} ({len(lesion)} vs {len(normal)})")
     assert len(lesion) >= 30
     assert auc < 0.85, auc
+
+
+def test_writing_jpeg2000_images_logs_nothing_per_image(tmp_path, caplog):
+    """The JPEG 2000 encoder's per-tile INFO lines would print one line per image of a first run."""
+    caplog.set_level(logging.INFO)
+    root = generate_vindr_like(tmp_path / "quiet", 4, 0, preset="test")
+    syntaxes = {str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+                for p in (root / "images").glob("*/*.dicom")}
+    assert str(JPEG2000Lossless) in syntaxes
+    assert not [r for r in caplog.records if r.name.startswith("openjpeg")]

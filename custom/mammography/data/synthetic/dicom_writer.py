@@ -8,6 +8,7 @@ set, so every variant appears in any data set of four studies or more, whatever 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,11 @@ MANUFACTURERS = (
 # PatientOrientation (row direction, column direction) with the chest wall left for L and right for R
 _ORIENTATION = {("L", "CC"): ["A", "R"], ("L", "MLO"): ["A", "FR"], ("R", "CC"): ["P", "L"], ("R", "MLO"): ["P", "FL"]}
 _RAW_GAIN = 3.2  # "FOR PROCESSING": stored value ~ detector exposure, exp(-attenuation)
+# The JPEG 2000 encoder logs "tile number 1 / 1" at INFO for every image: hundreds of lines on a first run
+# that drown the progress bars. Quietened unless the user has set its level.
+_OPENJPEG_LOGGER = logging.getLogger("openjpeg")
+if _OPENJPEG_LOGGER.level == logging.NOTSET:
+    _OPENJPEG_LOGGER.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
