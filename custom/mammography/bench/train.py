@@ -8,6 +8,7 @@ distances, the size dense training would give it.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +43,14 @@ def _ceiling_pairs_per_s(network, loss_function, optimizer, precision, batch_siz
     return steps * batch_size / (time.perf_counter() - start)
 
 
+def _check_settings(config_file: Path, settings: dict) -> None:
+    """A mistyped option would be added to the config unread and the bench would time the defaults."""
+    known = json.loads(config_file.read_text())
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"bench train: {', '.join(map(repr, unknown))} not a setting of {config_file}")
+
+
 def _gmm_refit_seconds(count: int = 1_000_000, repeats: int = 3) -> float:
     """Fastest of ``repeats`` fits + posteriors of the soft labeller on ``count`` two-component distances."""
     rng = np.random.default_rng(0)
@@ -56,12 +65,15 @@ def _gmm_refit_seconds(count: int = 1_000_000, repeats: int = 3) -> float:
 
 def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, batch_size: int = 32,
                 pairs_per_exam: int = 16, patch: str = "96", amp: bool = True, seed: int = 0,
-                bundle: str | Path = DEFAULT_BUNDLE) -> dict:
+                bundle: str | Path = DEFAULT_BUNDLE, **settings) -> dict:
     """Prints training pairs/s after the first epoch, the ceiling, their ratio, peak memory, and the GMM
-    refit time on 10^6 distances; ``bundle``: the bundle whose ``train.json`` is measured."""
+    refit time on 10^6 distances; ``bundle``: the bundle whose ``train.json`` is measured. ``settings``: any
+    other key of ``train.json`` (``--regulariser vicreg``, ``--positives top_k_per_exam``), so that each
+    training option's cost shows against the same ceiling."""
     bundle = bundle_folder(bundle)
     if epochs < 2:
         raise ValueError(f"bench train needs at least 2 epochs (the first one warms up), got {epochs}")
+    _check_settings(bundle / "configs" / "train.json", settings)
     with tempfile.TemporaryDirectory() as scratch:
         # synthetic data is written into the scratch folder only; a data set given is only read
         data_folder = {"dataset_dir": data} if data else {"synthetic_dir": str(Path(scratch) / "data")}
@@ -69,6 +81,7 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
             config_file=str(bundle / "configs" / "train.json"), workflow_type="train", run_id="training",
             bundle_root=scratch, **data_folder, synthetic_studies=studies, max_epochs=epochs,
             batch_size=batch_size, pairs_per_exam=pairs_per_exam, patch_preset=patch, amp=amp, seed=seed,
+            **settings,
         )
         workflow.initialize()
         trainer = workflow.parser.get_parsed_content("train#trainer")
@@ -95,6 +108,7 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
             workflow.parser.get_parsed_content("optimizer"), precision, batch_size,
             int(workflow.parser.get_parsed_content("data_source").patch_size), steps=max(trainer.state.epoch_length, 5),
         )
+        used = {key: workflow.parser.get_parsed_content(key) for key in settings}
         workflow.finalize()
     gmm_seconds = _gmm_refit_seconds()
     result = {
@@ -107,7 +121,10 @@ def bench_train(data: str | None = None, studies: int = 24, epochs: int = 3, bat
         "channels_last": precision.channels_last,
         "peak_memory_mib": peak_memory_mib(),
         "gmm_refit_seconds_1e6": gmm_seconds,
+        "settings": used,
     }
+    if used:
+        print("settings: " + ", ".join(f"{key}={value}" for key, value in used.items()))
     print(f"precision: {result['precision']}, channels-last: {result['channels_last']}, batch {batch_size}, patch {patch}")
     print(f"training pairs/s after the first epoch:        {end_to_end:8.1f}")
     print(f"  including the per-epoch refresh and monitor: {with_refresh:8.1f}")
