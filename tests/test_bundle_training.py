@@ -257,3 +257,17 @@ def test_multi_gpu_config_only_overrides_ids_of_train_json():
     missing = [key for key in overrides if key not in ("rank", "finalize") and key not in train]
     assert not missing, missing
     assert "train#handlers" not in overrides
+
+
+@pytest.mark.parametrize("preset", ["preset_science.json", "preset_paper.json"])
+def test_a_preset_writes_its_own_synthetic_data_on_a_first_run(tmp_path, preset):
+    """A preset without --dataset_dir generates its synthetic studies into its own folder, as the README run does."""
+    workflow = ConfigWorkflow(config_file=[str(CONFIGS / "train.json"), str(CONFIGS / preset)],
+                              workflow_type="train", run_id="training", bundle_root=str(tmp_path),
+                              synthetic_studies=2, synthetic_preset="test")
+    workflow.initialize()
+    manifest = workflow.parser.get_parsed_content("data_source").manifest
+    name = preset.removeprefix("preset_").removesuffix(".json")
+    assert len(manifest) == 8
+    assert all(Path(path).is_relative_to(tmp_path / "data" / f"synthetic_{name}") for path in manifest["path"])
+    workflow.finalize()
